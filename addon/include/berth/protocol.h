@@ -1,0 +1,172 @@
+// berth helper protocol: the one message format between berth.node's caller (TypeScript,
+// src/native/protocol.ts mirrors every number here) and the container init helper.
+//
+// Transport: a SOCK_STREAM unix socketpair. The helper finds its end as fd 3.
+// Every message is a frame: struct FrameHeader { uint32 type; uint32 length; } then `length`
+// payload bytes. All integers are little-endian (host order on every Linux we run on).
+//
+// A payload that carries fields is a sequence of records: { uint32 tag; uint32 length; bytes }.
+// Strings are raw bytes without a terminating NUL. A tag may repeat (lists). A record whose
+// tag is a *_NESTED kind holds records itself. Unknown tags are an error (no silent loss).
+//
+// Conversation (create):
+//   caller -> helper  FRAME_CONFIG (records below); stdio fds ride on it as SCM_RIGHTS,
+//                     in the order given by CFG_STDIO_FDS.
+//   helper -> caller  FRAME_PID { int32 pid }      the container process, in the caller's pid
+//                                                  namespace; it is the caller's child
+//                                                  (CLONE_PARENT), so the caller reaps it.
+//   helper -> caller  FRAME_READY {}               set up, blocked on the start fifo
+//                                                  (CFG_START_FIFO) or, without one, about
+//                                                  to execve.
+//   EOF on the socket after FRAME_READY            execve succeeded (the socket is CLOEXEC).
+//   helper -> caller  FRAME_ERROR at any point     { uint32 stage; int32 errno; bytes detail }
+//                                                  then the sender exits non-zero.
+#ifndef BERTH_PROTOCOL_H
+#define BERTH_PROTOCOL_H
+
+#include <stdint.h>
+
+#define BERTH_PROTOCOL_VERSION 1
+#define BERTH_HELPER_SOCKET_FD 3
+#define BERTH_MAX_FRAME (16u * 1024u * 1024u)
+
+struct berth_frame_header {
+  uint32_t type;
+  uint32_t length;
+};
+
+enum berth_frame_type {
+  BERTH_FRAME_CONFIG = 1,
+  BERTH_FRAME_PID = 2,
+  BERTH_FRAME_READY = 3,
+  BERTH_FRAME_ERROR = 4,
+};
+
+// Records of FRAME_CONFIG.
+enum berth_config_tag {
+  CFG_VERSION = 1,           // u32 BERTH_PROTOCOL_VERSION; must be first
+  CFG_MODE = 2,              // u32: 0 = create a container, 1 = exec into a running one
+  CFG_NEW_NAMESPACES = 3,    // u64: CLONE_NEW* flags to create (CLONE_NEWTIME included)
+  CFG_JOIN_NAMESPACE = 4,    // nested: NS_TYPE, NS_PATH. Joined in the order given.
+  CFG_UID_MAP = 5,           // string written to /proc/PID/uid_map ("0 100000 65536\n")
+  CFG_GID_MAP = 6,           // string written to /proc/PID/gid_map
+  CFG_SETGROUPS_DENY = 7,    // u32 bool: write "deny" to /proc/PID/setgroups first
+  CFG_TIME_OFFSETS = 8,      // string written to /proc/self/timens_offsets after unshare
+  CFG_ROOTFS = 9,            // string: absolute host path of the root filesystem
+  CFG_ROOTFS_PROPAGATION = 10,  // u64 mount flags applied to "/" first (MS_SLAVE|MS_REC)
+  CFG_READONLY_ROOTFS = 11,  // u32 bool
+  CFG_NO_PIVOT = 12,         // u32 bool: MS_MOVE + chroot instead of pivot_root
+  CFG_MOUNT = 13,            // nested: M_*; performed in order
+  CFG_DEVICE = 14,           // nested: D_*; created after the mounts
+  CFG_SYMLINK = 15,          // nested: L_TARGET, L_PATH; created after the devices
+  CFG_MASKED_PATH = 16,      // string, container path
+  CFG_READONLY_PATH = 17,    // string, container path
+  CFG_HOSTNAME = 18,         // string
+  CFG_DOMAINNAME = 19,       // string
+  CFG_SYSCTL = 20,           // nested: S_KEY, S_VALUE
+  CFG_RLIMIT = 21,           // nested: R_RESOURCE, R_SOFT, R_HARD
+  CFG_CAPABILITIES = 22,     // 5 x u64: bounding, effective, inheritable, permitted, ambient
+  CFG_NO_NEW_PRIVILEGES = 23,  // u32 bool
+  CFG_UID = 24,              // u32
+  CFG_GID = 25,              // u32
+  CFG_ADDITIONAL_GIDS = 26,  // u32 array (length/4 entries)
+  CFG_UMASK = 27,            // u32 (absent: leave as inherited, 0022 from the helper)
+  CFG_CWD = 28,              // string, absolute container path
+  CFG_ENV = 29,              // string "KEY=value", repeated
+  CFG_ARG = 30,              // string, repeated; the first is looked up in the container's PATH
+  CFG_OOM_SCORE_ADJ = 31,    // i32
+  CFG_START_FIFO = 32,       // string: host path of a fifo; the process blocks reading one byte
+                             // from it (opened O_RDWR) before execve. Absent: no wait.
+  CFG_STDIO_FDS = 33,        // u32 array: for each fd passed with the frame, the target fd
+                             // number (0, 1 or 2) in the container process
+  CFG_CGROUP_PROCS = 34,     // string: host path of a cgroup.procs file the container
+                             // process is written to before it runs anything of the user's
+  CFG_SETSID = 35,           // u32 bool: start a new session (default for create)
+  CFG_EXEC_FD_PASSTHROUGH = 36,  // u32: keep fds 3..3+N-1 open for the user (LISTEN_FDS style)
+};
+
+// Records nested in CFG_JOIN_NAMESPACE.
+enum berth_ns_tag {
+  NS_TYPE = 1,  // u32: one CLONE_NEW* flag
+  NS_PATH = 2,  // string
+};
+
+// Records nested in CFG_MOUNT.
+enum berth_mount_tag {
+  M_SOURCE = 1,       // string: for binds (MS_BIND in M_FLAGS) an absolute host path, else
+                      // the filesystem's source name ("proc", "tmpfs", a device)
+  M_TARGET = 2,       // string, absolute container path (resolved inside the rootfs)
+  M_FSTYPE = 3,       // string ("proc", "tmpfs", "bind" for binds, ...)
+  M_FLAGS = 4,        // u64 MS_* flags for mount(2) (MS_BIND/MS_REC for binds)
+  M_PROPAGATION = 5,  // u64 MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE(|MS_REC), 0 = none
+  M_DATA = 6,         // string: fs-specific options ("mode=755,size=65536k")
+  M_REMOUNT_FLAGS = 7,  // u64: for binds, flags applied with MS_BIND|MS_REMOUNT afterwards
+                        // (MS_RDONLY, MS_NOSUID, ...); 0 = no remount
+};
+
+// Records nested in CFG_DEVICE.
+enum berth_device_tag {
+  D_PATH = 1,   // string, absolute container path
+  D_TYPE = 2,   // u32: 'c', 'b', 'p' (fifo)
+  D_MAJOR = 3,  // u64
+  D_MINOR = 4,  // u64
+  D_MODE = 5,   // u32 permission bits
+  D_UID = 6,    // u32
+  D_GID = 7,    // u32
+  D_BIND = 8,   // u32 bool: bind-mount the host's D_PATH instead of mknod (user namespaces)
+};
+
+// Records nested in CFG_SYMLINK.
+enum berth_symlink_tag {
+  L_TARGET = 1,  // string: what the link points to
+  L_PATH = 2,    // string: absolute container path of the link
+};
+
+// Records nested in CFG_SYSCTL.
+enum berth_sysctl_tag {
+  S_KEY = 1,    // string "net.ipv4.ip_forward"
+  S_VALUE = 2,  // string
+};
+
+// Records nested in CFG_RLIMIT.
+enum berth_rlimit_tag {
+  R_RESOURCE = 1,  // u32 RLIMIT_* number
+  R_SOFT = 2,      // u64 (RLIM_INFINITY = ~0)
+  R_HARD = 3,      // u64
+};
+
+// Where a failure happened. FRAME_ERROR carries one of these, the errno and a detail (the
+// path or name at fault).
+enum berth_stage {
+  STAGE_CONFIG = 1,           // reading or decoding the config
+  STAGE_JOIN_NAMESPACE = 2,   // open or setns of a namespace path
+  STAGE_TIME_NAMESPACE = 3,   // unshare(CLONE_NEWTIME) or writing the offsets
+  STAGE_CLONE = 4,            // creating the container process
+  STAGE_ID_MAPPING = 5,       // writing uid_map / gid_map / setgroups
+  STAGE_CGROUP = 6,           // joining a cgroup
+  STAGE_SETSID = 7,
+  STAGE_ROOTFS_PROPAGATION = 8,
+  STAGE_ROOTFS = 9,           // bind of the rootfs onto itself, rootfs checks
+  STAGE_MOUNT = 10,           // detail: the mount target
+  STAGE_DEVICE = 11,          // detail: the device path
+  STAGE_SYMLINK = 12,
+  STAGE_PIVOT_ROOT = 13,
+  STAGE_MASKED_PATH = 14,
+  STAGE_READONLY_PATH = 15,
+  STAGE_READONLY_ROOTFS = 16,
+  STAGE_HOSTNAME = 17,
+  STAGE_SYSCTL = 18,          // detail: the key
+  STAGE_RLIMIT = 19,          // detail: the resource name
+  STAGE_OOM_SCORE_ADJ = 20,
+  STAGE_CWD = 21,             // detail: the cwd
+  STAGE_EXECUTABLE = 22,      // detail: the program name; ENOENT not found, EACCES not executable
+  STAGE_USER = 23,            // setgroups/setgid/setuid; detail: which
+  STAGE_CAPABILITIES = 24,
+  STAGE_NO_NEW_PRIVILEGES = 25,
+  STAGE_START_WAIT = 26,      // opening or reading the start fifo
+  STAGE_EXEC = 27,            // execve itself
+  STAGE_UMASK = 28,
+  STAGE_STDIO = 29,
+};
+
+#endif  // BERTH_PROTOCOL_H

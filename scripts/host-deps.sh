@@ -1,0 +1,17 @@
+#!/bin/sh
+# Installs the Debian packages that berth's demo, tests and benchmarks use on the host.
+# Idempotent; needs root. Nothing here is needed to *use* berth as a library.
+set -eu
+pkgs="busybox-static cmake g++ make runc crun golang-go"
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" != 0 ]; then echo "host-deps: run as root to install:$missing" >&2; exit 1; fi
+  echo "host-deps: installing$missing" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  # shellcheck disable=SC2086
+  apt-get install -y -qq $missing >/dev/null
+fi

@@ -1,0 +1,128 @@
+/**
+ * The on-disk record of containers under one state root: `<root>/<id>/state.json` plus the
+ * container's start fifo. Written atomically (temp file, fsync, rename) so that another
+ * process can always load, signal and delete a container it did not create.
+ * @module
+ */
+import { promises as fs, constants as fsc } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, ContainerStateError } from '../errors.js';
+import type { Spec } from './spec.js';
+
+/** Default state root, like runc's /run/runc. */
+export const DEFAULT_STATE_ROOT = '/run/berth';
+
+/** What berth persists about a container. */
+export interface ContainerRecord {
+  /** Container id. */
+  id: string;
+  /** Absolute path of the bundle directory. */
+  bundle: string;
+  /** Absolute host path of the root filesystem. */
+  rootfs: string;
+  /** Host pid of the container's init process. */
+  pid: number;
+  /** The init's start time in clock ticks since boot (field 22 of /proc/PID/stat): guards against pid reuse. */
+  pidStartTime: string;
+  /** When the container was created (ISO 8601). */
+  created: string;
+  /** The validated config the container was created from. */
+  config: Spec;
+  /** Set once `start` has released the init process. */
+  started: boolean;
+}
+
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,1023}$/;
+
+/** Throws unless `id` is a valid container id (letters, digits, `_ . + -`, not starting with a symbol). */
+export function checkContainerId(id: string): void {
+  if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
+    throw new ConfigError(`invalid container id ${JSON.stringify(id)}: use letters, digits and _ . + -`, 'id');
+  }
+}
+
+/** The directory of containers under one state root. */
+export class StateStore {
+  /** Absolute path of the state root. */
+  readonly root: string;
+
+  constructor(root: string = DEFAULT_STATE_ROOT) {
+    this.root = path.resolve(root);
+  }
+
+  /** Directory of one container's state. */
+  dir(id: string): string {
+    return path.join(this.root, id);
+  }
+
+  /** Path of the fifo the container's init blocks on until `start`. */
+  fifoPath(id: string): string {
+    return path.join(this.dir(id), 'exec.fifo');
+  }
+
+  /** Claims the id by creating its directory; an existing id is a ContainerStateError EEXIST. */
+  async reserve(id: string): Promise<string> {
+    checkContainerId(id);
+    await fs.mkdir(this.root, { recursive: true, mode: 0o711 });
+    const dir = this.dir(id);
+    try {
+      await fs.mkdir(dir, { mode: 0o711 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new ContainerStateError(`container ${id} already exists in ${this.root}`, {
+          code: 'EEXIST', stage: 'create', path: dir,
+        });
+      }
+      throw err;
+    }
+    return dir;
+  }
+
+  /** Writes the record atomically. */
+  async write(record: ContainerRecord): Promise<void> {
+    const file = path.join(this.dir(record.id), 'state.json');
+    const tmp = `${file}.${process.pid}.tmp`;
+    const handle = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC, 0o600);
+    try {
+      await handle.writeFile(JSON.stringify(record));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(tmp, file);
+  }
+
+  /** Reads a record; a missing container is a ContainerStateError ENOENT. */
+  async read(id: string): Promise<ContainerRecord> {
+    checkContainerId(id);
+    const file = path.join(this.dir(id), 'state.json');
+    let text: string;
+    try {
+      text = await fs.readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new ContainerStateError(`container ${id} does not exist in ${this.root}`, {
+          code: 'ENOENT', stage: 'load', path: this.dir(id),
+        });
+      }
+      throw err;
+    }
+    return JSON.parse(text) as ContainerRecord;
+  }
+
+  /** Ids of every container directory under the root. */
+  async ids(): Promise<string[]> {
+    try {
+      const entries = await fs.readdir(this.root, { withFileTypes: true });
+      return entries.filter((e) => e.isDirectory() && ID_PATTERN.test(e.name)).map((e) => e.name).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
+  /** Removes a container's state directory (missing is fine). */
+  async remove(id: string): Promise<void> {
+    await fs.rm(this.dir(id), { recursive: true, force: true });
+  }
+}
