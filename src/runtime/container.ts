@@ -97,8 +97,9 @@ export class Container {
       const fifo = store.fifoPath(options.id);
       native.mkfifo(fifo, 0o600);
       const state: State = { ociVersion: spec.ociVersion, id: options.id, status: 'creating', bundle, annotations: spec.annotations ?? {} };
-      const payload = buildInitConfig(spec, {
+      const { payload } = buildInitConfig(spec, {
         rootfsPath: rootfs,
+        bundlePath: bundle,
         startFifo: fifo,
         stdioTargets: stdio.targets,
         cgroupProcs: [],
@@ -106,7 +107,8 @@ export class Container {
         rlimitPolicy: options.rlimits ?? 'strict',
       });
       const launched = await launch(payload, stdio.fds, { id: options.id, rootfs });
-      const init = new ContainerProcess(launched.pid, launched.pidfd, launched.exit, stdio.commit());
+      stdio.release();
+      const init = new ContainerProcess(stdio.streams, Promise.resolve(launched));
       const record: ContainerRecord = {
         id: options.id, bundle, rootfs, pid: launched.pid,
         pidStartTime: readStartTime(launched.pid) ?? '', created: new Date().toISOString(), config: spec, started: false,
@@ -281,42 +283,49 @@ export class Container {
     return pidsInNamespace(link);
   }
 
-  /** Runs another process inside the running container's namespaces. */
-  async exec(options: ExecOptions): Promise<ContainerProcess> {
-    await this.assertExists('exec');
-    const status = await this.status();
-    if (status === 'stopped') {
-      throw new ContainerStateError(`container ${this.id} is stopped: cannot exec`, { code: 'ESRCH', stage: 'exec' });
-    }
+  /**
+   * Runs another process inside the container's namespaces. Returns at once; `await` the
+   * process for its exit, or `await proc.spawned` to know it runs (setup errors reject both).
+   */
+  exec(options: ExecOptions): ContainerProcess {
     if (!Array.isArray(options.args) || options.args.length === 0) {
       throw new ConfigError('must name a program to run', 'args');
     }
-    const base = this.record.config.process ?? { args: [], cwd: '/', user: { uid: 0, gid: 0 } };
-    const proc: Process = {
+    const stdio = prepareStdio(options.stdio);
+    const spawning = (async (): Promise<Launched> => {
+      try {
+        await this.assertExists('exec');
+        if ((await this.status()) === 'stopped') {
+          throw new ContainerStateError(`container ${this.id} is stopped: cannot exec`, { code: 'ESRCH', stage: 'exec' });
+        }
+        const { payload } = buildExecConfig(this.execProcess(options), {
+          initPid: this.record.pid,
+          namespaces: (this.record.config.linux?.namespaces ?? []).map((ns) => ns.type),
+          stdioTargets: stdio.targets,
+          cgroupProcs: [],
+        });
+        const launched = await launch(payload, stdio.fds, { id: this.id });
+        stdio.release();
+        return launched;
+      } catch (err) {
+        stdio.abort();
+        throw err;
+      }
+    })();
+    return new ContainerProcess(stdio.streams, spawning);
+  }
+
+  /** The OCI process of an exec: the container's own, overridden by the options. */
+  private execProcess(options: ExecOptions): Process {
+    const base: Partial<Process> = this.record.config.process ?? {};
+    return {
       ...base,
       ...options.process,
       args: options.args,
       env: options.env ?? options.process?.env ?? base.env ?? [],
       cwd: options.cwd ?? options.process?.cwd ?? base.cwd ?? '/',
       user: options.user ?? options.process?.user ?? base.user ?? { uid: 0, gid: 0 },
-    } as Process;
-    const stdio = prepareStdio(options.stdio);
-    let launched: Launched;
-    try {
-      const payload = buildExecConfig(proc, {
-        initPid: this.record.pid,
-        namespaces: (this.record.config.linux?.namespaces ?? []).map((ns) => ns.type),
-        stdioTargets: stdio.targets,
-        cgroupProcs: [],
-      });
-      launched = await launch(payload, stdio.fds, { id: this.id });
-    } catch (err) {
-      stdio.abort();
-      throw err;
-    }
-    const proc2 = new ContainerProcess(launched.pid, launched.pidfd, launched.exit, stdio.commit());
-    await launched.execed;
-    return proc2;
+    };
   }
 
   /**

@@ -39,32 +39,49 @@ export function signalNumber(signal: SignalLike): number {
   throw new ContainerStateError(`unknown signal ${JSON.stringify(signal)}`, { code: 'EINVAL', stage: 'kill', path: String(signal) });
 }
 
-/** A running (or finished) process in a container. */
-export class ContainerProcess implements PromiseLike<ExitResult> {
+/** What a process needs once the helper has set it up. */
+export interface SpawnedProcess {
   /** Host pid. */
-  readonly pid: number;
+  pid: number;
+  /** A pidfd for it. */
+  pidfd: number;
+  /** Its exit watch (reaps it). */
+  exit: ProcessExitWatch;
+  /** Resolves once it has called execve; rejects with the setup error. */
+  execed: Promise<void>;
+}
+
+/**
+ * A process in a container — the init or an exec'd one. Awaiting it waits for its exit:
+ * `const { exitCode } = await container.exec({ args })`. Setup failures (a missing
+ * executable, a bad cwd) reject `spawned`, `wait()` and the await with the typed error.
+ */
+export class ContainerProcess implements PromiseLike<ExitResult> {
   /** Writable stdin, when it was `pipe`. */
   readonly stdin: Writable | null;
   /** Readable stdout, when it was `pipe`. */
   readonly stdout: Readable | null;
   /** Readable stderr, when it was `pipe`. */
   readonly stderr: Readable | null;
-  private readonly pidfd: number;
-  private readonly watch: ProcessExitWatch;
+  /** Resolves once the process runs the requested program; rejects with the setup error. */
+  readonly spawned: Promise<void>;
+  private child: SpawnedProcess | null = null;
+  private readonly childReady: Promise<SpawnedProcess>;
   private readonly result: Promise<ExitResult>;
   private exited = false;
 
   /** @internal Built by Container; not for direct use. */
-  constructor(pid: number, pidfd: number, watch: ProcessExitWatch, streams: StdioStreams) {
-    this.pid = pid;
-    this.pidfd = pidfd;
-    this.watch = watch;
+  constructor(streams: StdioStreams, spawning: Promise<SpawnedProcess>) {
     this.stdin = streams.stdin;
     this.stdout = streams.stdout;
     this.stderr = streams.stderr;
-    this.result = watch.promise.then((status) => {
+    this.childReady = spawning.then((c) => { this.child = c; return c; });
+    this.spawned = this.childReady.then((c) => c.execed);
+    this.result = this.childReady.then(async (c) => {
+      const status = await c.exit.promise;
       this.exited = true;
-      native.closeFd(pidfd);
+      native.closeFd(c.pidfd);
+      await this.spawned;
       const signo = status.signal ? os.constants.signals[status.signal] : undefined;
       return {
         exitCode: status.exitCode ?? (signo !== undefined ? 128 + signo : null),
@@ -72,6 +89,14 @@ export class ContainerProcess implements PromiseLike<ExitResult> {
         oomKilled: false,
       };
     });
+    this.childReady.catch(() => undefined);
+    this.spawned.catch(() => undefined);
+    this.result.catch(() => undefined);
+  }
+
+  /** Host pid, once spawned (undefined before, or if setup failed). */
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   /** True once the process has exited. */
@@ -80,17 +105,24 @@ export class ContainerProcess implements PromiseLike<ExitResult> {
   }
 
   /** Waits for the process to end; keeps Node alive meanwhile. */
-  wait(): Promise<ExitResult> {
-    this.watch.ref();
-    return this.result.finally(() => this.watch.unref());
+  async wait(): Promise<ExitResult> {
+    const child = await this.childReady;
+    child.exit.ref();
+    try {
+      return await this.result;
+    } finally {
+      child.exit.unref();
+    }
   }
 
   /** Sends a signal (default SIGTERM) through the pidfd, so it can never hit a recycled pid. */
-  kill(signal: SignalLike = 'SIGTERM'): void {
+  async kill(signal: SignalLike = 'SIGTERM'): Promise<void> {
+    const signo = signalNumber(signal);
+    const child = await this.childReady;
     if (this.exited) {
-      throw new ContainerStateError(`process ${this.pid} has already exited`, { code: 'ESRCH', stage: 'kill' });
+      throw new ContainerStateError(`process ${child.pid} has already exited`, { code: 'ESRCH', stage: 'kill' });
     }
-    native.pidfdSendSignal(this.pidfd, signalNumber(signal));
+    native.pidfdSendSignal(child.pidfd, signo);
   }
 
   /** Makes `await proc` wait for the exit. */

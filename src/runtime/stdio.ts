@@ -24,25 +24,28 @@ export interface StdioStreams {
   stderr: Readable | null;
 }
 
-/** Fds prepared for the helper plus what to do with them after the process has them. */
+/** Fds prepared for the helper, and the caller's streams on the other ends. */
 export interface PreparedStdio {
   /** Fds to pass, in order of `targets`. */
   fds: number[];
   /** Target fd number (0, 1, 2) of each passed fd. */
   targets: number[];
-  /** Streams for the caller, created by {@link PreparedStdio.commit}. */
-  commit(): StdioStreams;
+  /** The caller's ends, as streams. */
+  streams: StdioStreams;
+  /** Closes the child's ends once the helper holds its copies. */
+  release(): void;
   /** Closes everything (on failure). */
   abort(): void;
 }
 
-/** Opens the fds for `option`; the child's ends are closed by `commit` once they are passed. */
+/** Opens the fds for `option` and wraps the caller's ends of pipes in streams. */
 export function prepareStdio(option: StdioOption = 'ignore'): PreparedStdio {
   const modes: StdioMode[] = Array.isArray(option) ? option : [option, option, option];
   const fds: number[] = [];
   const targets: number[] = [];
   const toClose: number[] = [];
   const ours: Array<number | null> = [null, null, null];
+  const closeAll = (list: number[]): void => { for (const fd of list.splice(0)) fs.closeSync(fd); };
   for (let target = 0; target < 3; target++) {
     const mode = modes[target];
     if (mode === 'inherit') {
@@ -53,31 +56,30 @@ export function prepareStdio(option: StdioOption = 'ignore'): PreparedStdio {
       toClose.push(fd);
     } else if (mode === 'pipe') {
       const [readEnd, writeEnd] = native.pipe();
-      const childEnd = target === 0 ? readEnd : writeEnd;
       ours[target] = target === 0 ? writeEnd : readEnd;
+      const childEnd = target === 0 ? readEnd : writeEnd;
       fds.push(childEnd);
       toClose.push(childEnd);
     } else if (typeof mode === 'number' && Number.isInteger(mode) && mode >= 0) {
       fds.push(mode);
     } else {
-      for (const fd of toClose) fs.closeSync(fd);
+      closeAll(toClose);
+      closeAll(ours.filter((fd): fd is number => fd !== null));
       throw new TypeError(`stdio[${target}]: expected 'pipe', 'inherit', 'ignore' or a file descriptor, got ${String(mode)}`);
     }
     targets.push(target);
   }
-  const closeChildEnds = (): void => { for (const fd of toClose) fs.closeSync(fd); };
+  const stream = (fd: number | null, readable: boolean): net.Socket | null =>
+    fd === null ? null : new net.Socket({ fd, readable, writable: !readable });
+  const streams = { stdin: stream(ours[0], false), stdout: stream(ours[1], true), stderr: stream(ours[2], true) };
   return {
     fds,
     targets,
-    commit(): StdioStreams {
-      closeChildEnds();
-      const stream = (fd: number | null, readable: boolean): net.Socket | null =>
-        fd === null ? null : new net.Socket({ fd, readable, writable: !readable });
-      return { stdin: stream(ours[0], false), stdout: stream(ours[1], true), stderr: stream(ours[2], true) };
-    },
+    streams,
+    release: () => closeAll(toClose),
     abort(): void {
-      closeChildEnds();
-      for (const fd of ours) if (fd !== null) fs.closeSync(fd);
+      closeAll(toClose);
+      for (const s of [streams.stdin, streams.stdout, streams.stderr]) (s as net.Socket | null)?.destroy();
     },
   };
 }

@@ -83,6 +83,11 @@ enum berth_config_tag {
                              // process is written to before it runs anything of the user's
   CFG_SETSID = 35,           // u32 bool: start a new session (default for create)
   CFG_EXEC_FD_PASSTHROUGH = 36,  // u32: keep fds 3..3+N-1 open for the user (LISTEN_FDS style)
+                                 // The N fds ride on FRAME_CONFIG as SCM_RIGHTS right after
+                                 // the CFG_STDIO_FDS ones, in order (fd 3 first).
+  CFG_CONTROLLING_TTY = 37,  // u32 bool (added with the helper): after stdio is in place, make
+                             // fd 0 (a pty slave) the controlling terminal (TIOCSCTTY); needs
+                             // a new session (CFG_SETSID) and a CFG_STDIO_FDS entry for fd 0.
 };
 
 // Records nested in CFG_JOIN_NAMESPACE.

@@ -1,0 +1,26 @@
+/**
+ * berth: run Linux containers from inside a Node.js process.
+ *
+ * ```ts
+ * import { Container } from 'berth';
+ * const c = await Container.create({ id: 'demo', bundle: '/path/to/bundle', stdio: 'inherit' });
+ * await c.start();
+ * console.log(await c.wait()); // { exitCode: 0, signal: null, oomKilled: false }
+ * await c.delete();
+ * ```
+ * @module berth
+ */
+export * from './errors.js';
+export { Container } from './runtime/container.js';
+export type { ContainerStatus, CreateOptions, ExecOptions, RootOptions } from './runtime/container.js';
+export { ContainerProcess, signalNumber } from './runtime/process.js';
+export type { ExitResult, SignalLike } from './runtime/process.js';
+export type { StdioMode, StdioOption, StdioStreams } from './runtime/stdio.js';
+export { HookError } from './runtime/hooks.js';
+export { features } from './runtime/features.js';
+export type { Features } from './runtime/features.js';
+export { defaultSpec } from './runtime/spec.js';
+export type * from './runtime/spec.js';
+export { validateSpec } from './runtime/validate.js';
+export { DEFAULT_STATE_ROOT } from './runtime/state-store.js';
+export { createBusyboxRootfs, findStaticBusybox } from './util/busybox-rootfs.js';

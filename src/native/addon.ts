@@ -1,0 +1,98 @@
+/**
+ * The one place that loads `berth.node`. Everything else goes through `./index.js`, which wraps
+ * these raw functions with types and maps their errors to {@link NativeError}.
+ * @module
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { NativeError } from '../errors.js';
+
+/** Directory with the native build products: `build/Release` under the package root (from src/native and dist/native alike). */
+export const buildDir = fileURLToPath(new URL('../../build/Release/', import.meta.url));
+
+/** Absolute path of the Node-API module. */
+export const addonPath = `${buildDir}berth.node`;
+
+/** Absolute path of the container init helper executable (copied into a sealed memfd by `initHelper`). */
+export const helperPath = `${buildDir}berth-init`;
+
+/** Exit status as the addon reports it: signal as a number; `reaped` false when the status is unknown (not our child). */
+export interface RawExitStatus {
+  /** Exit code when the process exited normally. */
+  exitCode: number | null;
+  /** Signal number when it was killed by a signal. */
+  signal: number | null;
+  /** Whether this watch reaped the process (only then are exitCode/signal known). */
+  reaped: boolean;
+}
+
+/** The addon's exit-watch handle: a libuv poll on a pidfd, created unref'ed. */
+export interface RawExitWatch {
+  /** Keeps the event loop alive while the watch is pending. */
+  ref(): void;
+  /** Lets the event loop end while the watch is pending (the initial state). */
+  unref(): void;
+  /** Whether the watch currently keeps the event loop alive. */
+  hasRef(): boolean;
+  /** Stops watching without calling back; idempotent. */
+  close(): void;
+}
+
+/** A helper process as spawnHelper returns it. */
+export interface RawHelper {
+  /** Its pid. */
+  pid: number;
+  /** A pidfd for it (CLOEXEC, from CLONE_PIDFD). */
+  pidfd: number;
+  /** Our end of its socketpair (CLOEXEC, blocking). */
+  sock: number;
+}
+
+/** The raw exports of berth.node (errors thrown carry code, errno, syscall and maybe path). */
+export interface BerthAddon {
+  /** Copies the helper into a sealed memfd once per process; returns the memfd. */
+  initHelper(path: string): number;
+  /** The sealed memfd, or -1 before initHelper. */
+  helperFd(): number;
+  /** Starts the helper from the memfd (vfork+execveat) with the socket as its fd 3. */
+  spawnHelper(): RawHelper;
+  /** Writes one frame (header + payload) with fds attached as SCM_RIGHTS. */
+  sendFrame(sock: number, type: number, payload: Buffer, fds: number[]): void;
+  /** pidfd_open(2). */
+  pidfdOpen(pid: number): number;
+  /** pidfd_send_signal(2). */
+  pidfdSendSignal(pidfd: number, signo: number): void;
+  /** close(2). */
+  closeFd(fd: number): void;
+  /** pipe2(O_CLOEXEC): [readEnd, writeEnd]. */
+  pipe(): [number, number];
+  /** Watches a pidfd for exit on the libuv loop; calls back once, then stops. */
+  watchExit(pidfd: number, reap: boolean, callback: (err: Error | null, status: RawExitStatus | undefined) => void): RawExitWatch;
+  /** mkfifo(3). */
+  mkfifo(path: string, mode: number): void;
+  /** flock(2), synchronous. */
+  flock(fd: number, exclusive: boolean, nonblocking: boolean): void;
+  /** ioctl(NS_GET_NSTYPE): the CLONE_NEW* type of a namespace fd. */
+  nsType(fd: number): number;
+}
+
+const require = createRequire(import.meta.url);
+let loaded: BerthAddon | undefined;
+
+/** Loads berth.node on first use, so importing berth needs no build until a native call is made. */
+export function addon(): BerthAddon {
+  if (loaded === undefined) {
+    try {
+      loaded = require(addonPath) as BerthAddon;
+    } catch (cause) {
+      const code = (cause as { code?: unknown }).code;
+      throw new NativeError(`cannot load ${addonPath} (is the addon built? npm run build:addon): ${String(cause)}`, {
+        code: typeof code === 'string' ? code : 'ERR_DLOPEN_FAILED',
+        stage: 'dlopen',
+        path: addonPath,
+        cause,
+      });
+    }
+  }
+  return loaded;
+}

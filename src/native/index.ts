@@ -1,0 +1,191 @@
+/**
+ * Typed access to the native addon: the sealed init helper, pidfds and exit watching, framed
+ * sends with fd passing, fifos, locks and namespace fds. Every failure is a {@link NativeError}
+ * whose `code` is the errno name, `errno` the number, `stage` the system call and `path` the
+ * file at fault, when there is one.
+ * @module
+ */
+import os from 'node:os';
+import { NativeError } from '../errors.js';
+import { addon, helperPath, type RawExitStatus } from './addon.js';
+
+export { addonPath, buildDir, helperPath } from './addon.js';
+
+/** How a process ended: an exit code, or the signal that killed it (both null when unknown). */
+export interface ExitStatus {
+  /** Exit code when the process exited normally. */
+  exitCode: number | null;
+  /** Name of the signal that killed it. */
+  signal: NodeJS.Signals | null;
+}
+
+/** An {@link ExitStatus} from {@link watchExit}, saying whether the watch reaped the process. */
+export interface WatchedExit extends ExitStatus {
+  /** True when this watch reaped the process; false when it only saw it end (not our child). */
+  reaped: boolean;
+}
+
+/** A running init helper: its pid, a pidfd for it and our end of its socket. */
+export interface HelperProcess {
+  /** Host pid of the helper. */
+  pid: number;
+  /** pidfd of the helper (CLOEXEC); the caller closes it after the exit watch has fired. */
+  pidfd: number;
+  /** Our socket end (CLOEXEC, blocking); write the config with {@link sendFrame}, then read with `new net.Socket({ fd: sock, readable: true })`, which takes ownership. */
+  sock: number;
+}
+
+/** A pending exit watch from {@link watchExit}; it starts unref'ed. */
+export interface ExitWatchHandle {
+  /** Keeps the event loop alive until the process exits. */
+  ref(): void;
+  /** Lets the event loop end while the watch is pending. */
+  unref(): void;
+  /** Whether the watch keeps the event loop alive. */
+  hasRef(): boolean;
+  /** Stops watching without calling back (then the pidfd may be closed); idempotent. */
+  close(): void;
+}
+
+/** A promise for a process's exit plus control of whether waiting for it keeps Node alive. */
+export interface ProcessExitWatch {
+  /** Settles when the process exits (rejects only if the kernel reports an error); never settles after close(). */
+  promise: Promise<ExitStatus>;
+  /** Keeps the event loop alive until the process exits (call while someone awaits). */
+  ref(): void;
+  /** Lets the event loop end while the watch is pending (the initial state). */
+  unref(): void;
+  /** Stops watching; the promise then never settles. Call before closing the pidfd of a live process. */
+  close(): void;
+}
+
+/** Converts an error thrown by berth.node (it carries `code` and `syscall`) into a NativeError. */
+function toNativeError(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  const e = err as Error & { code?: unknown; errno?: unknown; syscall?: unknown; path?: unknown };
+  if (typeof e.code !== 'string' || typeof e.syscall !== 'string') return err;
+  return new NativeError(e.message, {
+    code: e.code,
+    errno: typeof e.errno === 'number' ? e.errno : undefined,
+    stage: e.syscall,
+    path: typeof e.path === 'string' ? e.path : undefined,
+  });
+}
+
+/** Runs a native call, rethrowing its errors as NativeError. */
+function native<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    throw toNativeError(err);
+  }
+}
+
+const signalNames = new Map<number, NodeJS.Signals>(
+  Object.entries(os.constants.signals).map(([name, num]) => [num, name as NodeJS.Signals]),
+);
+
+/** Maps a signal number to its name (`9` → `SIGKILL`; real-time signals as `SIGRTMIN+n`). */
+export function signalName(signo: number): NodeJS.Signals {
+  const name = signalNames.get(signo);
+  if (name !== undefined) return name;
+  return (signo >= 34 ? `SIGRTMIN+${signo - 34}` : `SIG${signo}`) as NodeJS.Signals;
+}
+
+/** Maps a signal name or number to its number (throws EINVAL for an unknown name). */
+function signalNumber(signal: NodeJS.Signals | number): number {
+  if (typeof signal === 'number') return signal;
+  const num = (os.constants.signals as Record<string, number | undefined>)[signal];
+  if (num === undefined) throw new NativeError(`EINVAL: unknown signal ${signal}`, { code: 'EINVAL', stage: 'pidfd_send_signal', errno: os.constants.errno.EINVAL });
+  return num;
+}
+
+/** Converts the addon's exit status (signal number) into a {@link WatchedExit}. */
+function toWatchedExit(raw: RawExitStatus): WatchedExit {
+  return { exitCode: raw.exitCode, signal: raw.signal === null ? null : signalName(raw.signal), reaped: raw.reaped };
+}
+
+/** Copies the helper executable into a sealed memfd, once per process (again with the same path: no-op; another path: EALREADY); returns the memfd. */
+export function initHelper(path: string = helperPath): number {
+  return native(() => addon().initHelper(path));
+}
+
+/** The sealed memfd holding the helper, or null before {@link initHelper}. */
+export function helperFd(): number | null {
+  const fd = native(() => addon().helperFd());
+  return fd < 0 ? null : fd;
+}
+
+/** Starts the init helper from its sealed memfd (initialising it from {@link helperPath} if needed). */
+export function spawnHelper(): HelperProcess {
+  if (helperFd() === null) initHelper();
+  return native(() => addon().spawnHelper());
+}
+
+/** Writes one protocol frame `{ u32 type; u32 length } + payload` with `fds` passed as SCM_RIGHTS; blocks until all of it is queued. */
+export function sendFrame(sock: number, type: number, payload: Uint8Array, fds: readonly number[] = []): void {
+  const buf = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  native(() => addon().sendFrame(sock, type, buf, [...fds]));
+}
+
+/** Opens a pidfd for `pid` (CLOEXEC); ESRCH when there is no such process. */
+export function pidfdOpen(pid: number): number {
+  return native(() => addon().pidfdOpen(pid));
+}
+
+/** Sends a signal through a pidfd (no pid-reuse race); ESRCH once the process has exited. */
+export function pidfdSendSignal(pidfd: number, signal: NodeJS.Signals | number): void {
+  const signo = signalNumber(signal);
+  native(() => addon().pidfdSendSignal(pidfd, signo));
+}
+
+/** Closes a file descriptor. */
+export function closeFd(fd: number): void {
+  native(() => addon().closeFd(fd));
+}
+
+/** Creates a pipe: `[readEnd, writeEnd]`, both blocking and CLOEXEC. */
+export function pipe(): [number, number] {
+  return native(() => addon().pipe());
+}
+
+/** Watches a pidfd on the event loop (no thread, no waitpid(-1)) and calls back once when the process exits; reaps it when `reap` (it must be our child). */
+export function watchExit(pidfd: number, reap: boolean, callback: (err: NativeError | null, status?: WatchedExit) => void): ExitWatchHandle {
+  return native(() =>
+    addon().watchExit(pidfd, reap, (err, raw) => {
+      if (err !== null) callback(toNativeError(err) as NativeError);
+      else callback(null, toWatchedExit(raw as RawExitStatus));
+    }),
+  );
+}
+
+/** Watches a pidfd for exit as a promise; starts unref'ed, so `ref()` while someone awaits it. The pidfd stays the caller's. */
+export function watchProcessExit(pidfd: number, reap: boolean): ProcessExitWatch {
+  let resolve!: (status: ExitStatus) => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<ExitStatus>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined); // a watch nobody awaits must not become an unhandled rejection
+  const handle = watchExit(pidfd, reap, (err, status) => {
+    if (err !== null) reject(err);
+    else resolve({ exitCode: status!.exitCode, signal: status!.signal });
+  });
+  return { promise, ref: () => handle.ref(), unref: () => handle.unref(), close: () => handle.close() };
+}
+
+/** Creates a fifo at `path` (EEXIST if something is there). */
+export function mkfifo(path: string, mode = 0o600): void {
+  native(() => addon().mkfifo(path, mode));
+}
+
+/** Takes a flock on `fd` (shared or exclusive); blocks the thread unless `nonblocking`, which throws EAGAIN when the lock is held elsewhere. Released by closing the fd. */
+export function flock(fd: number, exclusive: boolean, nonblocking: boolean): void {
+  native(() => addon().flock(fd, exclusive, nonblocking));
+}
+
+/** The kind of namespace an fd (e.g. of /proc/PID/ns/net) refers to, as its CLONE_NEW* flag; ENOTTY when it is not a namespace. */
+export function nsType(fd: number): number {
+  return native(() => addon().nsType(fd));
+}

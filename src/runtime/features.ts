@@ -1,0 +1,50 @@
+/**
+ * The OCI runtime "features" document: what this build of berth supports.
+ * @module
+ */
+import { CAPABILITY_NAMES } from './capabilities.js';
+import { MOUNT_OPTION_NAMES } from './mount-options.js';
+
+/** The OCI features structure (runtime-spec features.md), as berth fills it. */
+export interface Features {
+  /** Oldest spec version accepted. */
+  ociVersionMin: string;
+  /** Newest spec version accepted. */
+  ociVersionMax: string;
+  /** Hook kinds run. */
+  hooks: string[];
+  /** Mount options understood. */
+  mountOptions: string[];
+  /** Linux-specific features. */
+  linux: {
+    namespaces: string[];
+    capabilities: string[];
+    cgroup: { v1: boolean; v2: boolean; systemd: boolean; systemdUser: boolean };
+    seccomp: { enabled: boolean };
+    apparmor: { enabled: boolean };
+    selinux: { enabled: boolean };
+    intelRdt: { enabled: boolean };
+  };
+  /** Implementation details. */
+  annotations: Record<string, string>;
+}
+
+/** Returns the features document. */
+export function features(): Features {
+  return {
+    ociVersionMin: '1.0.0',
+    ociVersionMax: '1.2.0',
+    hooks: ['prestart', 'createRuntime', 'poststart', 'poststop'],
+    mountOptions: [...MOUNT_OPTION_NAMES],
+    linux: {
+      namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts'],
+      capabilities: CAPABILITY_NAMES,
+      cgroup: { v1: false, v2: false, systemd: false, systemdUser: false },
+      seccomp: { enabled: false },
+      apparmor: { enabled: false },
+      selinux: { enabled: false },
+      intelRdt: { enabled: false },
+    },
+    annotations: { 'io.github.berth.version': '0.1.0' },
+  };
+}

@@ -1,0 +1,64 @@
+// Shared test fixtures: a busybox rootfs per test file, a state root per file, and a helper
+// that runs one container and collects its output.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { Container, createBusyboxRootfs, defaultSpec, type ExitResult, type Spec } from '../src/index.js';
+
+/** A scratch directory holding a busybox rootfs and a state root. */
+export interface Workspace {
+  dir: string;
+  rootfs: string;
+  stateRoot: string;
+  /** A unique container id for this file. */
+  id(name: string): string;
+  cleanup(): Promise<void>;
+}
+
+let counter = 0;
+
+/** Makes a workspace under /tmp; the caller must cleanup(). */
+export async function workspace(tag: string): Promise<Workspace> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), `berth-test-${tag}-`));
+  const rootfs = await createBusyboxRootfs(path.join(dir, 'rootfs'));
+  const stateRoot = path.join(dir, 'state');
+  return {
+    dir,
+    rootfs,
+    stateRoot,
+    id: (name) => `t-${tag}-${name}-${process.pid}-${counter++}`,
+    cleanup: async () => {
+      for (const c of await Container.list({ root: stateRoot })) await c.delete({ force: true }).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The default spec running `sh -c script`, with `edit` applied. */
+export function shSpec(script: string, edit?: (spec: Spec) => void): Spec {
+  const spec = defaultSpec();
+  spec.process!.args = ['sh', '-c', script];
+  edit?.(spec);
+  return spec;
+}
+
+/** Reads a stream to a string. */
+export async function collect(stream: Readable | null): Promise<string> {
+  if (!stream) return '';
+  let out = '';
+  for await (const chunk of stream) out += chunk.toString();
+  return out;
+}
+
+/** Creates, starts and waits for a container; returns its result and output, and deletes it. */
+export async function run(ws: Workspace, spec: Spec, name = 'run'): Promise<ExitResult & { stdout: string; stderr: string }> {
+  const c = await Container.create({ id: ws.id(name), bundle: ws.dir, spec, root: ws.stateRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = collect(c.process.stdout);
+  const err = collect(c.process.stderr);
+  await c.start();
+  const result = await c.wait();
+  const [stdout, stderr] = await Promise.all([out, err]);
+  await c.delete();
+  return { ...result, stdout, stderr };
+}
