@@ -2,7 +2,7 @@
 // once-per-process initHelper() here uses the real build/Release/berth-init. Checks that need
 // a helper that stays alive, a fresh process or a Worker run in a child node process against
 // the raw addon with /usr/bin/yes as the "helper" (it runs until killed, stdout is /dev/null).
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { NativeError } from '../src/errors.js';
 import * as native from '../src/native/index.js';
 
 const execFileP = promisify(execFile);
+const hasPython = spawnSync('python3', ['-c', ''], { stdio: 'ignore' }).status === 0;
 const CLONE_NEWNS = 0x00020000;
 const CLONE_NEWCGROUP = 0x02000000;
 const CLONE_NEWUTS = 0x04000000;
@@ -27,8 +28,22 @@ beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-native-'));
 });
 afterAll(() => {
+  // Scripts log every helper they start; kill any still running (a script that failed early).
+  const logged = fs.existsSync(pidLog()) ? fs.readFileSync(pidLog(), 'utf8').split(/\s+/).filter(Boolean) : [];
+  for (const pid of logged.map(Number)) {
+    try {
+      if (fs.readlinkSync(`/proc/${pid}/exe`).startsWith('/memfd:berth-init')) process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
   fs.rmSync(tmp, { recursive: true, force: true });
 });
+
+/** File where the child scripts log the pids of the helpers they start. */
+function pidLog(): string {
+  return path.join(tmp, 'helper-pids');
+}
 
 /** Expects fn to throw a NativeError with the given code (and stage, if given). */
 function expectNativeError(fn: () => unknown, code: string, stage?: string): NativeError {
@@ -50,13 +65,24 @@ function fdCount(): number {
   return fs.readdirSync('/proc/self/fd').length;
 }
 
-/** Runs an ES module script in a fresh node process; resolves with its parsed last stdout line. */
+/**
+ * Runs an ES module script in a fresh node process; resolves with its parsed last stdout line.
+ * stderr is inherited: a helper left running by the script holds it, and must not delay us.
+ */
 async function runScript(name: string, body: string, args: string[] = []): Promise<any> {
   const file = path.join(tmp, `${name}.mjs`);
   const prelude = `import { createRequire } from 'node:module';\n` +
-    `const addon = createRequire(import.meta.url)(${JSON.stringify(native.addonPath)});\n`;
+    `import { appendFileSync } from 'node:fs';\n` +
+    `const addon = createRequire(import.meta.url)(${JSON.stringify(native.addonPath)});\n` +
+    `const spawnHelper = addon.spawnHelper;\n` +
+    `addon.spawnHelper = () => { const h = spawnHelper(); appendFileSync(${JSON.stringify(pidLog())}, h.pid + '\\n'); return h; };\n`;
   fs.writeFileSync(file, prelude + body);
-  const { stdout } = await execFileP(process.execPath, [...args, file], { timeout: 20_000 });
+  const child = spawn(process.execPath, [...args, file], { stdio: ['ignore', 'pipe', 'inherit'], timeout: 20_000 });
+  let stdout = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) =>
+    child.on('close', (c, s) => resolve([c, s])));
+  expect({ code, signal }).toEqual({ code: 0, signal: null });
   const lines = stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]!);
 }
@@ -120,9 +146,7 @@ describe('fd primitives', () => {
     expectNativeError(() => native.closeFd(r), 'EBADF', 'close');
   });
 
-  it('sendFrame delivers a large frame and its fds (peer: python recvmsg)', async () => {
-    const which = await execFileP('sh', ['-c', 'command -v python3 || true']);
-    if (which.stdout.trim() === '') return; // no python3 here: nothing to receive SCM_RIGHTS with
+  it.skipIf(!hasPython)('sendFrame delivers a large frame and its fds (peer: python recvmsg)', async () => {
     const receiver = [
       'import socket, struct, hashlib, json, os, sys',
       's = socket.socket(fileno=0)',
@@ -242,14 +266,29 @@ describe('the sealed helper', () => {
   it('spawnHelper starts the helper; watchExit reaps it and no zombie remains', async () => {
     const helper = native.spawnHelper();
     expect(helper.pid).toBeGreaterThan(0);
-    const watch = native.watchProcessExit(helper.pidfd, true);
-    watch.ref();
-    const status = await watch.promise;
-    expect(status.signal).toBeNull();
-    expect(typeof status.exitCode).toBe('number'); // 0 for the placeholder helper
+    expect(helper.pidfd).toBeGreaterThan(2);
+    expect(helper.sock).toBeGreaterThan(2);
+    native.closeFd(helper.sock); // the helper reads EOF instead of a config and ends
+    const status = await new Promise<native.WatchedExit>((resolve, reject) => {
+      const handle = native.watchExit(helper.pidfd, true, (err, st) => (err ? reject(err) : resolve(st!)));
+      handle.ref();
+    });
+    expect(status.reaped).toBe(true);
+    expect(status.exitCode !== null || status.signal !== null).toBe(true); // 0 for the placeholder helper
     expect(fs.existsSync(`/proc/${helper.pid}`)).toBe(false);
     native.closeFd(helper.pidfd);
+  });
+
+  it('the memfd, pidfds and sockets do not leak into child_process children', async () => {
+    const helper = native.spawnHelper();
+    const { stdout } = await execFileP('sh', ['-c', 'ls -l /proc/$$/fd']);
+    expect(stdout).not.toContain('memfd:berth-init');
+    expect(stdout).not.toContain('pidfd');
+    const watch = native.watchProcessExit(helper.pidfd, true);
+    watch.ref();
     native.closeFd(helper.sock);
+    await watch.promise;
+    native.closeFd(helper.pidfd);
   });
 
   it('child_process keeps working while berth watches its own children', async () => {
@@ -265,15 +304,15 @@ describe('the sealed helper', () => {
       c.on('exit', (_code, signal) => resolve(signal));
       setTimeout(() => c.kill('SIGINT'), 50);
     });
+    for (const h of helpers) native.closeFd(h.sock);
     const statuses = await Promise.all(watches.map((w) => w.promise));
     expect(await viaNode).toBe(7);
     expect(await killed).toBe('SIGINT');
     expect((await execFileP('sh', ['-c', 'echo ok'])).stdout).toBe('ok\n');
-    for (const s of statuses) expect(typeof s.exitCode).toBe('number');
+    for (const s of statuses) expect(s.exitCode !== null || s.signal !== null).toBe(true);
     for (const h of helpers) {
       expect(fs.existsSync(`/proc/${h.pid}`)).toBe(false);
       native.closeFd(h.pidfd);
-      native.closeFd(h.sock);
     }
   });
 
@@ -285,9 +324,9 @@ describe('the sealed helper', () => {
       pids.push(h.pid);
       const watch = native.watchProcessExit(h.pidfd, true);
       watch.ref();
+      native.closeFd(h.sock);
       await watch.promise;
       native.closeFd(h.pidfd);
-      native.closeFd(h.sock);
     }
     expect(fdCount()).toBe(before);
     expect(pids.filter((pid) => fs.existsSync(`/proc/${pid}`))).toEqual([]);
@@ -334,6 +373,26 @@ describe('in a fresh process (raw addon, /usr/bin/yes as a helper that stays up)
     expect(r.zombie).toBe(false);
   });
 
+  it('a helper that cannot be executed fails spawnHelper with the execveat errno, leaving nothing behind', async () => {
+    const notElf = path.join(tmp, 'not-elf');
+    fs.writeFileSync(notElf, 'plain text', { mode: 0o755 });
+    const r = await runScript('noexec', `
+      import fs from 'node:fs';
+      addon.initHelper(${JSON.stringify(notElf)});
+      const fds = () => fs.readdirSync('/proc/self/fd').length;
+      const before = fds();
+      const errors = [];
+      for (let i = 0; i < 3; i++) {
+        try { addon.spawnHelper(); errors.push(null); }
+        catch (e) { errors.push({ code: e.code, errno: e.errno, syscall: e.syscall, path: e.path }); }
+      }
+      const children = fs.readFileSync('/proc/self/task/' + process.pid + '/children', 'utf8').trim();
+      console.log(JSON.stringify({ errors, leaked: fds() - before, children }));
+    `);
+    const expected = { code: 'ENOEXEC', errno: os.constants.errno.ENOEXEC, syscall: 'execveat', path: notElf };
+    expect(r).toEqual({ errors: [expected, expected, expected], leaked: 0, children: '' });
+  });
+
   it('an unref\'ed watch does not keep Node alive; a ref\'ed one does until the exit', async () => {
     const r = await runScript('refs', `
       addon.initHelper('/usr/bin/yes');
@@ -356,24 +415,49 @@ describe('in a fresh process (raw addon, /usr/bin/yes as a helper that stays up)
   it('handles survive garbage collection while watching and can be collected afterwards', async () => {
     const r = await runScript('gc', `
       addon.initHelper('/usr/bin/yes');
+      const tick = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+      const collected = { pending: 0, closed: 0 };
+      const registry = new FinalizationRegistry((kind) => collected[kind]++);
       const results = [];
       const pidfds = [];
-      for (let i = 0; i < 20; i++) {
-        const h = addon.spawnHelper();
-        pidfds.push(h.pidfd);
-        // the handle is dropped at once: only the addon's own reference keeps it watching
-        addon.watchExit(h.pidfd, true, (err, st) => results.push(st.signal)).ref();
+      // Handles are made in plain functions and dropped at once: no local keeps them alive.
+      function startPending() {
+        for (let i = 0; i < 20; i++) {
+          const h = addon.spawnHelper();
+          pidfds.push(h.pidfd);
+          const w = addon.watchExit(h.pidfd, true, (err, st) => results.push(st.signal));
+          w.ref();
+          registry.register(w, 'pending');
+        }
       }
-      for (let i = 0; i < 20; i++) { const c = addon.spawnHelper(); const w = addon.watchExit(c.pidfd, true, () => {}); w.close(); addon.pidfdSendSignal(c.pidfd, 9); }
-      globalThis.gc();
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      globalThis.gc();
+      function startClosed() {
+        for (let i = 0; i < 20; i++) {
+          const c = addon.spawnHelper();
+          const w = addon.watchExit(c.pidfd, true, () => results.push('closed watch called back'));
+          registry.register(w, 'closed');
+          w.close();
+          addon.pidfdSendSignal(c.pidfd, 9);
+        }
+      }
+      startPending();
+      startClosed();
+      for (let i = 0; i < 3; i++) { globalThis.gc(); await tick(20); }
+      const collectedWhileWatching = { ...collected };
       for (const fd of pidfds) addon.pidfdSendSignal(fd, 9);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      globalThis.gc();
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      console.log(JSON.stringify({ results }));
+      while (results.length < 20) await tick(10);
+      for (let i = 0; i < 5 && collected.pending < 20; i++) { globalThis.gc(); await tick(20); }
+      // a callback that throws surfaces as an uncaught exception, like any event-loop callback
+      const thrown = await new Promise((resolve) => {
+        process.once('uncaughtException', (e) => resolve(e.message));
+        const h = addon.spawnHelper();
+        addon.watchExit(h.pidfd, true, () => { throw new Error('boom'); }).ref();
+        addon.pidfdSendSignal(h.pidfd, 9);
+      });
+      console.log(JSON.stringify({ results, collectedWhileWatching, collected, thrown }));
     `, ['--expose-gc']);
+    expect(r.collectedWhileWatching).toEqual({ pending: 0, closed: 20 }); // pending ones are kept
+    expect(r.collected).toEqual({ pending: 20, closed: 20 }); // and collectable once they fired
+    expect(r.thrown).toBe('boom');
     expect(r.results).toEqual(Array(20).fill(9));
   });
 
@@ -389,6 +473,7 @@ describe('in a fresh process (raw addon, /usr/bin/yes as a helper that stays up)
         for (let i = 0; i < 3; i++) {
           const h = addon.spawnHelper();
           pids.push(h.pid);
+          require('node:fs').appendFileSync(${JSON.stringify(pidLog())}, h.pid + ' ');
           const w = addon.watchExit(h.pidfd, true, () => {});
           if (i === 0) w.ref();
         }

@@ -1,6 +1,6 @@
 // Shared test fixtures: a busybox rootfs per test file, a state root per file, and a helper
 // that runs one container and collects its output.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -21,6 +21,7 @@ let counter = 0;
 /** Makes a workspace under /tmp; the caller must cleanup(). */
 export async function workspace(tag: string): Promise<Workspace> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `berth-test-${tag}-`));
+  await chmod(dir, 0o755); // user-namespaced containers must reach their rootfs
   const rootfs = await createBusyboxRootfs(path.join(dir, 'rootfs'));
   const stateRoot = path.join(dir, 'state');
   return {

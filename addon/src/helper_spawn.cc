@@ -91,9 +91,12 @@ Napi::Value HelperFd(const Napi::CallbackInfo& info) {
 }
 
 // What the vfork child needs; it reports a failure back through err/failed (shared memory).
+// The child calls no libc function by name: a lazy PLT fixup (dynamic linker, locks) must not
+// run in it. syscall() is taken by address (a GOT slot, bound when the module loads) and the
+// errno address is looked up by the parent (the child runs on the parent thread's TLS).
 struct ChildArgs {
-  long (*sys)(long, ...);  // syscall(), bound at load time (GOT) so no lazy PLT fixup runs
-                           // in the child, which shares the parent's memory and TLS
+  long (*sys)(long, ...);
+  int* errnoLocation;
   int memfd, sock, devnull;
   char* const* argv;
   char* const* envp;
@@ -108,7 +111,7 @@ const uint64_t kEmptyMask = 0;
 
 // Records why the child could not exec and ends it (the parent sees err after vfork returns).
 [[noreturn]] void ChildFail(ChildArgs* a, const char* what) {
-  a->err = errno;
+  a->err = *a->errnoLocation;
   a->failed = what;
   for (;;) a->sys(SYS_exit_group, 127);
 }
@@ -173,7 +176,7 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
   char arg0[] = "berth-init";
   char* argv[] = {arg0, nullptr};
   char* envp[] = {nullptr};
-  ChildArgs args{&syscall, memfd, childEnd.get(), devnull.get(), argv, envp, 0, nullptr};
+  ChildArgs args{&syscall, &errno, memfd, childEnd.get(), devnull.get(), argv, envp, 0, nullptr};
   int pidfd = -1;
   uint64_t oldMask;
   BlockAllSignals(&oldMask);
