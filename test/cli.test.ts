@@ -1,8 +1,8 @@
 // berth-runtime driven the way the OCI runtime-tools validation suite and containerd drive it.
-import { execFile, spawnSync } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, openSync, promises as fs } from 'node:fs';
+import { once } from 'node:events';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shSpec, workspace, type Workspace } from './support.js';
 
@@ -10,14 +10,23 @@ const BIN = path.resolve('bin/berth-runtime');
 let ws: Workspace;
 let bundle: string;
 
-/** Runs berth-runtime with the test's state root. */
-async function rt(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+let calls = 0;
+
+/**
+ * Runs berth-runtime with the test's state root. Output goes to files, as the validation
+ * suite does: a container created by the command inherits its stdout and outlives it.
+ */
+async function rt(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const out = path.join(ws.dir, `out-${calls}`);
+  const err = path.join(ws.dir, `err-${calls++}`);
+  const [o, e] = [openSync(out, 'w'), openSync(err, 'w')];
   try {
-    const { stdout, stderr } = await promisify(execFile)(BIN, ['--root', ws.stateRoot, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    const child = spawn(BIN, ['--root', ws.stateRoot, ...args], { stdio: ['ignore', o, e] });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    return { code, stdout: await fs.readFile(out, 'utf8'), stderr: await fs.readFile(err, 'utf8') };
+  } finally {
+    closeSync(o);
+    closeSync(e);
   }
 }
 

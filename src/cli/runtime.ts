@@ -183,7 +183,12 @@ async function dispatch(command: string | undefined, args: string[], g: GlobalOp
 
 /** `exec`: runs a process in a container; the status is the process's. */
 async function execCommand(args: string[], root: string | undefined): Promise<number> {
-  const { values, positionals } = parse(args, {
+  // Options end at the container id: what follows is the program's own command line.
+  const withValue = new Set(['--cwd', '--env', '-e', '--user', '-u', '--process', '-p', '--pid-file', '--console-socket']);
+  let end = 0;
+  while (end < args.length && args[end].startsWith('-') && args[end] !== '--') end += withValue.has(args[end]) ? 2 : 1;
+  const program = args.slice(end + (args[end] === '--' ? 1 : 0) + 1);
+  const { values, positionals } = parse(args.slice(0, end + (args[end] === '--' ? 2 : 1)).filter((a) => a !== '--'), {
     cwd: { type: 'string' }, env: { type: 'string', short: 'e', multiple: true }, user: { type: 'string', short: 'u' },
     process: { type: 'string', short: 'p' }, detach: { type: 'boolean', short: 'd' }, 'pid-file': { type: 'string' },
     tty: { type: 'boolean', short: 't' }, 'console-socket': { type: 'string' },
@@ -198,7 +203,7 @@ async function execCommand(args: string[], root: string | undefined): Promise<nu
       throw new ConfigError(`cannot read process file: ${(err as Error).message}`, '--process');
     }
   }
-  const argv = positionals.slice(1).length > 0 ? positionals.slice(1) : proc.args;
+  const argv = program.length > 0 ? program : proc.args;
   if (!argv || argv.length === 0) throw new UsageError('exec: missing the program to run');
   const c = await Container.load(id, { root });
   const base = proc.env ?? c.config.process?.env ?? [];

@@ -230,7 +230,7 @@ export class Container {
     if (this.launched) {
       const launched = this.launched;
       this.launched = null;
-      await launched.execed;
+      await launched.waitExec();
     }
     await runHooks('poststart', this.record.config.hooks?.poststart, { ...state, status: 'running' }).catch(() => undefined);
   }

@@ -37,8 +37,10 @@ export interface Launched {
   pidfd: number;
   /** Resolves when the process exits (the watch reaps it). */
   exit: ProcessExitWatch;
-  /** Resolves once the process has called execve (or rejects with why it could not). */
-  execed: Promise<void>;
+  /** Settles once the process has called execve (rejects with why it could not). Does not keep Node alive. */
+  execOutcome: Promise<void>;
+  /** The same, keeping Node alive until it settles. */
+  waitExec(): Promise<void>;
   /** Closes the report channel without waiting for execve. */
   detach(): void;
 }
@@ -106,6 +108,7 @@ class FrameChannel {
   private readonly queue: Array<{ type: number; payload: Buffer } | null> = [];
   private waiter: (() => void) | null = null;
   private ended = false;
+  private holds = 0;
 
   constructor(fd: number) {
     this.socket = new net.Socket({ fd, readable: true, writable: false });
@@ -131,6 +134,16 @@ class FrameChannel {
     w?.();
   }
 
+  /** Keeps Node alive until the matching {@link FrameChannel.release}. */
+  hold(): void {
+    if (this.holds++ === 0) this.socket.ref();
+  }
+
+  /** Ends one {@link FrameChannel.hold}. */
+  release(): void {
+    if (--this.holds === 0) this.socket.unref();
+  }
+
   /** The next frame, or null at end of stream. */
   async next(): Promise<{ type: number; payload: Buffer } | null> {
     while (this.queue.length === 0) await new Promise<void>((resolve) => { this.waiter = resolve; });
@@ -154,6 +167,7 @@ export async function launch(payload: Buffer, stdioFds: number[], ctx: LaunchCon
   const helper = native.spawnHelper();
   const helperExit = native.watchProcessExit(helper.pidfd, true);
   const channel = new FrameChannel(helper.sock);
+  channel.hold();
   let child: { pid: number; pidfd: number; exit: ProcessExitWatch } | null = null;
   try {
     native.sendFrame(helper.sock, FrameType.CONFIG, payload, stdioFds);
@@ -179,6 +193,7 @@ export async function launch(payload: Buffer, stdioFds: number[], ctx: LaunchCon
       }
     }
   } catch (err) {
+    channel.release();
     channel.close();
     if (child) {
       try { native.pidfdSendSignal(child.pidfd, 9); } catch { /* already gone */ }
@@ -189,9 +204,10 @@ export async function launch(payload: Buffer, stdioFds: number[], ctx: LaunchCon
     native.closeFd(helper.pidfd);
     throw err;
   }
+  channel.release();
   void helperExit.promise.then(() => native.closeFd(helper.pidfd));
   const launched = child;
-  const execed = (async () => {
+  const outcome = (async () => {
     try {
       const frame = await channel.next();
       if (frame !== null && frame.type === FrameType.ERROR) {
@@ -202,8 +218,12 @@ export async function launch(payload: Buffer, stdioFds: number[], ctx: LaunchCon
       channel.close();
     }
   })();
-  execed.catch(() => undefined); // observed by whoever awaits it
-  return { ...launched, execed, detach: () => channel.close() };
+  outcome.catch(() => undefined); // observed through execOutcome / waitExec
+  const waitExec = (): Promise<void> => {
+    channel.hold();
+    return outcome.finally(() => channel.release());
+  };
+  return { ...launched, execOutcome: outcome, waitExec, detach: () => channel.close() };
 }
 
 /** Words an exit status for messages. */

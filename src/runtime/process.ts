@@ -47,8 +47,10 @@ export interface SpawnedProcess {
   pidfd: number;
   /** Its exit watch (reaps it). */
   exit: ProcessExitWatch;
-  /** Resolves once it has called execve; rejects with the setup error. */
-  execed: Promise<void>;
+  /** Settles once it has called execve; rejects with the setup error. */
+  execOutcome: Promise<void>;
+  /** The same, keeping Node alive meanwhile. */
+  waitExec(): Promise<void>;
 }
 
 /**
@@ -63,8 +65,6 @@ export class ContainerProcess implements PromiseLike<ExitResult> {
   readonly stdout: Readable | null;
   /** Readable stderr, when it was `pipe`. */
   readonly stderr: Readable | null;
-  /** Resolves once the process runs the requested program; rejects with the setup error. */
-  readonly spawned: Promise<void>;
   private child: SpawnedProcess | null = null;
   private readonly childReady: Promise<SpawnedProcess>;
   private readonly result: Promise<ExitResult>;
@@ -76,12 +76,12 @@ export class ContainerProcess implements PromiseLike<ExitResult> {
     this.stdout = streams.stdout;
     this.stderr = streams.stderr;
     this.childReady = spawning.then((c) => { this.child = c; return c; });
-    this.spawned = this.childReady.then((c) => c.execed);
+    const execed = this.childReady.then((c) => c.execOutcome);
     this.result = this.childReady.then(async (c) => {
       const status = await c.exit.promise;
       this.exited = true;
       native.closeFd(c.pidfd);
-      await this.spawned;
+      await execed;
       const signo = status.signal ? os.constants.signals[status.signal] : undefined;
       return {
         exitCode: status.exitCode ?? (signo !== undefined ? 128 + signo : null),
@@ -90,8 +90,13 @@ export class ContainerProcess implements PromiseLike<ExitResult> {
       };
     });
     this.childReady.catch(() => undefined);
-    this.spawned.catch(() => undefined);
+    execed.catch(() => undefined);
     this.result.catch(() => undefined);
+  }
+
+  /** Resolves once the process runs the requested program; rejects with the setup error. */
+  get spawned(): Promise<void> {
+    return this.childReady.then((c) => c.waitExec());
   }
 
   /** Host pid, once spawned (undefined before, or if setup failed). */
