@@ -38,9 +38,13 @@ static void move_root_into(int newroot, const std::string& rootfs) {
   if (chdir("/") < 0) fail(STAGE_PIVOT_ROOT, errno, "/");
 }
 
+// Every mount is made a slave first, so nothing done here reaches the host and pivot_root
+// never meets a shared mount; the requested rootfs propagation is applied to the new root
+// once it is in place (as crun does: applied before, "shared" or "unbindable" would make
+// pivot_root or the rootfs bind fail).
 void prepare_rootfs(const Config& c) {
   const char* rootfs = c.rootfs.c_str();
-  if (mount(nullptr, "/", nullptr, c.rootfs_propagation, nullptr) < 0)
+  if (mount(nullptr, "/", nullptr, MS_SLAVE | MS_REC, nullptr) < 0)
     fail(STAGE_ROOTFS_PROPAGATION, errno, "/");
   if (mount(rootfs, rootfs, "bind", MS_BIND | MS_REC, nullptr) < 0) fail(STAGE_ROOTFS, errno, rootfs);
   // Opened after the bind, so it names the new mount and not the directory beneath it.
@@ -56,6 +60,8 @@ void prepare_rootfs(const Config& c) {
   else
     pivot_root_into(root, c.rootfs);
   close(root);
+  if (c.rootfs_propagation != (MS_SLAVE | MS_REC) && mount(nullptr, "/", nullptr, c.rootfs_propagation, nullptr) < 0)
+    fail(STAGE_ROOTFS_PROPAGATION, errno, "/");
 }
 
 // Opens /dev/null and checks it is the real one (char 1:3), not something planted in its

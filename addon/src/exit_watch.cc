@@ -40,6 +40,7 @@ class ExitWatch : public Napi::ObjectWrap<ExitWatch> {
   static void OnClosed(uv_handle_t* handle);
 
   void Fire(int status);
+  void FireCallback(int status);
   void Detach();
   void Stop();
   Napi::Value RefHandle(const Napi::CallbackInfo& info);
@@ -101,7 +102,16 @@ void ExitWatch::OnReadable(uv_poll_t* handle, int status, int /*events*/) {
 }
 
 // Collects the exit status, stops watching, then calls back (err, { exitCode, signal, reaped }).
+// During environment teardown JavaScript can no longer run: then the watch just stops.
 void ExitWatch::Fire(int status) {
+  try {
+    FireCallback(status);
+  } catch (const Napi::Error&) {
+    Stop();
+  }
+}
+
+void ExitWatch::FireCallback(int status) {
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
   Napi::Object self = Value();  // a local handle: keeps this object alive through the call

@@ -232,7 +232,7 @@ export class Container {
       this.launched = null;
       await launched.waitExec();
     }
-    await runHooks('poststart', this.record.config.hooks?.poststart, { ...state, status: 'running' }).catch(() => undefined);
+    await runHooks('poststart', this.record.config.hooks?.poststart, { ...state, status: 'running' }, { warnOnly: true });
   }
 
   /** Waits for the init to exit. For a loaded container the exit code is not knowable (it is not our child): `exitCode` is null. */
@@ -350,7 +350,7 @@ export class Container {
     this.launched = null;
     const state = { ...(await this.stateSnapshot()), status: 'stopped' as const };
     await this.store.remove(this.id);
-    await runHooks('poststop', this.record.config.hooks?.poststop, state).catch(() => undefined);
+    await runHooks('poststop', this.record.config.hooks?.poststop, state, { warnOnly: true });
   }
 
   private async stateSnapshot(): Promise<State> {

@@ -197,9 +197,11 @@ export async function launch(payload: Buffer, stdioFds: number[], ctx: LaunchCon
     channel.close();
     if (child) {
       try { native.pidfdSendSignal(child.pidfd, 9); } catch { /* already gone */ }
+      child.exit.ref();
       await child.exit.promise;
       native.closeFd(child.pidfd);
     }
+    helperExit.ref();
     await helperExit.promise;
     native.closeFd(helper.pidfd);
     throw err;
