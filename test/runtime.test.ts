@@ -290,6 +290,13 @@ describe('bad input: typed errors and nothing left behind', () => {
     await expect(Container.load(id, { root: ws.stateRoot })).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it('no mount namespace: refused rather than mounting on the host', async () => {
+    const id = ws.id('nomnt');
+    await expectCleanFailure(Container.create({ id, bundle: ws.dir, root: ws.stateRoot, spec: shSpec('true', (s) => {
+      s.linux!.namespaces = s.linux!.namespaces!.filter((ns) => ns.type !== 'mount');
+    }) }), { name: 'UnsupportedError', path: 'linux.namespaces' }, id);
+  });
+
   it('seccomp is refused until it is supported', async () => {
     const id = ws.id('seccomp');
     await expectCleanFailure(Container.create({ id, bundle: ws.dir, root: ws.stateRoot, spec: shSpec('true', (s) => {

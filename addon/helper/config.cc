@@ -270,13 +270,14 @@ void validate(Config* c, uint64_t seen, const std::vector<int>& fds) {
   if (c->has_time_offsets && !(c->new_namespaces & CLONE_NEWTIME)) bad("CFG_TIME_OFFSETS without CLONE_NEWTIME");
   if ((c->has_uid_map || c->has_gid_map) && !(c->new_namespaces & CLONE_NEWUSER))
     bad("CFG_UID_MAP/CFG_GID_MAP without CLONE_NEWUSER");
-  // Records that shape the container's filesystem need a fresh mount namespace of a create.
+  // Records that shape the container's filesystem need a create with a mount namespace of its
+  // own: a new one, or one joined by path (whose mount table it then changes, as runc does).
   static const uint32_t kRootfsTags[] = {CFG_ROOTFS,       CFG_ROOTFS_PROPAGATION, CFG_READONLY_ROOTFS,
                                          CFG_NO_PIVOT,     CFG_MOUNT,              CFG_DEVICE,
                                          CFG_SYMLINK,      CFG_MASKED_PATH,        CFG_READONLY_PATH};
-  bool newns = c->mode == 0 && (c->new_namespaces & CLONE_NEWNS);
+  bool newns = c->sets_up_rootfs();
   for (uint32_t t : kRootfsTags)
-    if ((seen & (1ULL << t)) && !newns) bad("tag " + num(t) + " needs mode create with CLONE_NEWNS");
+    if ((seen & (1ULL << t)) && !newns) bad("tag " + num(t) + " needs mode create with a mount namespace");
   if (newns && (c->rootfs.empty() || c->rootfs[0] != '/')) bad("CFG_ROOTFS must be an absolute path");
   if (c->has_cwd && (c->cwd.empty() || c->cwd[0] != '/')) bad("CFG_CWD must be absolute");
   bool uts = c->new_namespaces & CLONE_NEWUTS;

@@ -2,6 +2,7 @@
 #ifndef BERTH_HELPER_CONFIG_H
 #define BERTH_HELPER_CONFIG_H
 
+#include <sched.h>
 #include <stdint.h>
 
 #include <string>
@@ -45,6 +46,15 @@ struct Config {
   uint32_t mode = 0;  // 0 create, 1 exec
   uint64_t new_namespaces = 0;
   std::vector<NsJoin> joins;
+
+  // A create whose mount namespace is new or joined: it gets the rootfs, mounts and pivot_root.
+  bool sets_up_rootfs() const {
+    if (mode != 0) return false;
+    if (new_namespaces & CLONE_NEWNS) return true;
+    for (const NsJoin& j : joins)
+      if (j.type == CLONE_NEWNS) return true;
+    return false;
+  }
   bool has_uid_map = false, has_gid_map = false;
   std::string uid_map, gid_map;
   bool setgroups_deny = false;

@@ -158,7 +158,7 @@ void container_init(const Config& c, const InitContext& ctx) {
   umask(0);  // directories and device nodes get exactly the modes asked for
   if (c.new_namespaces & CLONE_NEWUSER) become_userns_root();
   if (c.setsid && setsid() < 0) fail(STAGE_SETSID, errno, "");
-  bool rootfs = c.mode == 0 && (c.new_namespaces & CLONE_NEWNS);
+  bool rootfs = c.sets_up_rootfs();
   if (rootfs) prepare_rootfs(c);
   set_hostname(c);
   write_sysctls(c);  // before finish_rootfs makes /proc/sys read-only (runc's order)

@@ -372,6 +372,10 @@ export function validateSpec(spec: unknown, options: ValidateOptions = {}): Spec
   if (linux.resources !== undefined) expectObject(linux.resources, 'linux.resources');
 
   const ns = validateNamespaces(linux.namespaces);
+  if (!ns.has.has('mount')) {
+    // Without one, the rootfs bind, the mounts and pivot_root would all land on the host.
+    throw new UnsupportedError('berth needs a mount namespace (new or joined by path) so that the container\'s mounts stay off the host', 'linux.namespaces');
+  }
   const uidMaps = linux.uidMappings === undefined ? [] : validateMappings(linux.uidMappings, 'linux.uidMappings');
   const gidMaps = linux.gidMappings === undefined ? [] : validateMappings(linux.gidMappings, 'linux.gidMappings');
   if (!ns.has.has('user')) {
