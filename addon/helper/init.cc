@@ -153,6 +153,15 @@ std::vector<char*> c_array(const std::vector<std::string>& v) {
 
 }  // namespace
 
+// CVE-2024-21626: a cwd reached through /proc/self/fd/N of an fd still open here could lie
+// outside the container's root. The kernel then reports the cwd as unreachable (glibc's
+// getcwd fails with ENOENT): refuse to run the user's program there.
+static void check_cwd_inside_root(const std::string& cwd) {
+  char buf[4096];
+  if (getcwd(buf, sizeof buf) == nullptr) fail(STAGE_CWD, errno == ERANGE ? ENAMETOOLONG : ENOENT, cwd);
+  if (buf[0] != '/') fail(STAGE_CWD, ENOENT, cwd);
+}
+
 void container_init(const Config& c, const InitContext& ctx) {
   wait_release(ctx.release_fd);
   umask(0);  // directories and device nodes get exactly the modes asked for
@@ -170,6 +179,7 @@ void container_init(const Config& c, const InitContext& ctx) {
   if (cwd_err && cwd_err != EACCES) fail(STAGE_CWD, cwd_err, cwd);
   switch_user(c, ctx.last_cap);
   if (cwd_err && chdir(cwd.c_str()) < 0) fail(STAGE_CWD, errno, cwd);  // now as the user
+  check_cwd_inside_root(cwd);
   umask(c.has_umask ? c.umask : 022);
   if (c.no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     fail(STAGE_NO_NEW_PRIVILEGES, errno, "");

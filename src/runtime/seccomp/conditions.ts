@@ -46,10 +46,7 @@ export interface Condition {
 const hi = (v: bigint): number => Number((v >> 32n) & 0xffff_ffffn);
 const lo = (v: bigint): number => Number(v & 0xffff_ffffn);
 
-/**
- * Tests one 32-bit word already in A against `k` and goes to `pass` or `fail`; `then` is where an
- * undecided comparison continues (only for the high word of a 64-bit test: "equal so far").
- */
+/** Tests the 32-bit word in A against `k` with `op` and goes to `pass` or `fail`. */
 function word(p: BackwardProgram, op: Operator, k: number, pass: Label, fail: Label): Label {
   switch (op) {
     case 'SCMP_CMP_EQ':
