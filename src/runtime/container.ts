@@ -111,7 +111,7 @@ export class Container {
       const init = new ContainerProcess(stdio.streams, Promise.resolve(launched));
       const record: ContainerRecord = {
         id: options.id, bundle, rootfs, pid: launched.pid,
-        pidStartTime: readStartTime(launched.pid) ?? '', created: new Date().toISOString(), config: spec, started: false,
+        pidStartTime: readStartTime(launched.pid) ?? '', created: new Date().toISOString(), config: spec,
       };
       await store.write(record);
       const container = new Container(store, record, init, launched);
@@ -225,8 +225,6 @@ export class Container {
       await handle.close();
     }
     await fs.unlink(fifo);
-    this.record = { ...this.record, started: true };
-    await this.store.write(this.record);
     if (this.launched) {
       const launched = this.launched;
       this.launched = null;
@@ -348,16 +346,12 @@ export class Container {
     }
     this.launched?.detach();
     this.launched = null;
-    const state = { ...(await this.stateSnapshot()), status: 'stopped' as const };
-    await this.store.remove(this.id);
-    await runHooks('poststop', this.record.config.hooks?.poststop, state, { warnOnly: true });
-  }
-
-  private async stateSnapshot(): Promise<State> {
-    return {
+    const state: State = {
       ociVersion: this.record.config.ociVersion, id: this.id, status: 'stopped',
       bundle: this.record.bundle, annotations: this.record.config.annotations ?? {},
     };
+    await this.store.remove(this.id);
+    await runHooks('poststop', this.record.config.hooks?.poststop, state, { warnOnly: true });
   }
 
   private async assertExists(stage: string): Promise<void> {

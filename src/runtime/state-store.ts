@@ -28,8 +28,6 @@ export interface ContainerRecord {
   created: string;
   /** The validated config the container was created from. */
   config: Spec;
-  /** Set once `start` has released the init process. */
-  started: boolean;
 }
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,1023}$/;
