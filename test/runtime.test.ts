@@ -1,6 +1,6 @@
 // The runtime against the real kernel: each namespace, mount, device, credential and limit
 // proven from inside a busybox container.
-import { readlinkSync, readFileSync, promises as fs } from 'node:fs';
+import { closeSync, openSync, readlinkSync, readFileSync, readdirSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Container } from '../src/index.js';
@@ -145,6 +145,38 @@ describe('process', () => {
     ]);
   });
 
+  it('sets sysctls, domainname and oom_score_adj, and starts with no blocked or ignored signal', async () => {
+    const r = await run(ws, shSpec([
+      'cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/domainname /proc/self/oom_score_adj',
+      'grep -E "^Sig(Blk|Ign)" /proc/self/status | tr -s "\\t" " "',
+    ].join('; '), (s) => {
+      s.linux!.sysctl = { 'net.ipv4.ip_forward': '1' };
+      s.domainname = 'example.org';
+      s.process!.oomScoreAdj = 123;
+      s.linux!.readonlyPaths = [];
+    }));
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n')).toEqual(['1', 'example.org', '123', 'SigBlk: 0000000000000000', 'SigIgn: 0000000000000000', '']);
+  });
+
+  it('clamps rlimits to the host on request, and passes a file descriptor as stdio', async () => {
+    const hostHard = readFileSync('/proc/self/limits', 'utf8').match(/^Max open files\s+\d+\s+(\d+)/m)![1];
+    const outFile = path.join(ws.dir, 'stdout-file');
+    const fd = openSync(outFile, 'w');
+    try {
+      const c = await Container.create({
+        id: ws.id('clamp'), bundle: ws.dir, root: ws.stateRoot, rlimits: 'clamp', stdio: ['ignore', fd, 'ignore'],
+        spec: shSpec('ulimit -Hn', (s) => { s.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 1e9 }]; }),
+      });
+      await c.start();
+      expect((await c.wait()).exitCode).toBe(0);
+      await c.delete();
+    } finally {
+      closeSync(fd);
+    }
+    expect(readFileSync(outFile, 'utf8')).toBe(`${hostHard}\n`);
+  });
+
   it('reports exit codes and signals', async () => {
     expect((await run(ws, shSpec('exit 42'))).exitCode).toBe(42);
     // Without a pid namespace, so that the shell is not an init the kernel shields from signals.
@@ -216,11 +248,24 @@ describe('lifecycle', () => {
   });
 });
 
+/** Pids of this process's children (alive or zombie). */
+function childProcesses(): number[] {
+  return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).filter((n) => {
+    try {
+      const stat = readFileSync(`/proc/${n}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid;
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+
 describe('bad input: typed errors and nothing left behind', () => {
   async function expectCleanFailure(promise: Promise<unknown>, match: Record<string, unknown>, id: string): Promise<void> {
     await expect(promise).rejects.toMatchObject(match);
     await expect(fs.access(path.join(ws.stateRoot, id))).rejects.toThrow();
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(ws.rootfs);
+    expect(childProcesses()).toEqual([]);
   }
 
   it('missing executable', async () => {
