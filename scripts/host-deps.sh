@@ -1,8 +1,8 @@
 #!/bin/sh
-# Installs the Debian packages that berth's demo, tests and benchmarks use on the host.
-# Idempotent; needs root. Nothing here is needed to *use* berth as a library.
+# Installs the Debian packages that berth's build, demo, tests and benchmarks (runc, crun) use.
+# Idempotent; needs root (as .ci/run is). Using berth needs only the build tools.
 set -eu
-pkgs="busybox-static cmake g++ make runc crun golang-go"
+pkgs="busybox-static cmake g++ make python3 runc crun"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
