@@ -22,5 +22,7 @@ export type { Features } from './runtime/features.js';
 export { defaultSpec } from './runtime/spec.js';
 export type * from './runtime/spec.js';
 export { validateSpec } from './runtime/validate.js';
+export { compileSeccomp, encodeSeccomp } from './runtime/seccomp/compile.js';
+export type { CompiledSeccomp } from './runtime/seccomp/compile.js';
 export { DEFAULT_STATE_ROOT } from './runtime/state-store.js';
 export { createBusyboxRootfs, findStaticBusybox } from './util/busybox-rootfs.js';

@@ -342,11 +342,14 @@ describe('bad input: typed errors and nothing left behind', () => {
     }) }), { name: 'UnsupportedError', path: 'linux.namespaces' }, id);
   });
 
-  it('seccomp is refused until it is supported', async () => {
+  it('a seccomp profile with an unknown action names the field, and a notify agent is refused', async () => {
     const id = ws.id('seccomp');
     await expectCleanFailure(Container.create({ id, bundle: ws.dir, root: ws.stateRoot, spec: shSpec('true', (s) => {
-      s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' };
-    }) }), { name: 'UnsupportedError', path: 'linux.seccomp' }, id);
+      s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_DENY' }] };
+    }) }), { name: 'ConfigError', path: 'linux.seccomp.syscalls[0].action' }, id);
+    await expectCleanFailure(Container.create({ id, bundle: ws.dir, root: ws.stateRoot, spec: shSpec('true', (s) => {
+      s.linux!.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY' };
+    }) }), { name: 'UnsupportedError', path: 'linux.seccomp.defaultAction' }, id);
   });
 
   it('an rlimit above the host hard limit names the limit', async () => {

@@ -218,9 +218,13 @@ describe('validateSpec', () => {
     ).not.toThrow();
   });
 
-  it('refuses seccomp and other unsupported features', () => {
-    const e = expectRefused(spec((s) => { s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' }; }), 'linux.seccomp', UnsupportedError);
-    expect(e.message).toBe('linux.seccomp: seccomp is not supported yet: a later release adds it');
+  it('checks seccomp, and refuses its agent and other unsupported features', () => {
+    expect(() => validateSpec(spec((s) => { s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' }; }), { filesystems: FILESYSTEMS })).not.toThrow();
+    const e = expectRefused(spec((s) => { s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] }; }), 'linux.seccomp.syscalls[0].action', UnsupportedError);
+    expect(e.message).toContain('SCMP_ACT_NOTIFY is not supported');
+    expectRefused(spec((s) => { s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock' }; }), 'linux.seccomp.listenerPath', UnsupportedError);
+    expectRefused(spec((s) => { s.linux!.seccomp = { defaultAction: 'SCMP_ACT_DENY' }; }), 'linux.seccomp.defaultAction');
+    expectRefused(spec((s) => { s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 1, op: 'SCMP_CMP_ABOUT' }] }] }; }), 'linux.seccomp.syscalls[0].args[0].op');
     expectRefused(spec((s) => { s.process!.scheduler = { policy: 'SCHED_OTHER' }; }), 'process.scheduler', UnsupportedError);
     expectRefused(spec((s) => { s.linux!.personality = { domain: 'LINUX32' }; }), 'linux.personality', UnsupportedError);
   });

@@ -255,6 +255,13 @@ void decode_record(const Record& r, Config* c) {
     case CFG_SETSID: c->setsid = get_bool(r); break;
     case CFG_EXEC_FD_PASSTHROUGH: c->passthrough_fds.resize(get_u32(r)); break;
     case CFG_CONTROLLING_TTY: c->controlling_tty = get_bool(r); break;
+    case CFG_SECCOMP:
+      // u32 flags, then 1..4096 instructions of 8 bytes (BPF_MAXINSNS).
+      if (r.len < 4 + 8 || (r.len - 4) % 8 || (r.len - 4) / 8 > 4096) bad_length(r);
+      memcpy(&c->seccomp_flags, r.data, 4);
+      c->seccomp_program.assign(r.data + 4, r.len - 4);
+      c->has_seccomp = true;
+      break;
     default: unknown(r, 0);
   }
 }

@@ -93,6 +93,9 @@ struct Config {
   std::vector<std::string> cgroup_procs;
   bool setsid = true;
   bool controlling_tty = false;
+  bool has_seccomp = false;
+  uint32_t seccomp_flags = 0;        // SECCOMP_FILTER_FLAG_*
+  std::string seccomp_program;       // raw struct sock_filter array (8 bytes each)
 };
 
 // Receives FRAME_CONFIG on `sock` and decodes it into `cfg`; any problem is reported as

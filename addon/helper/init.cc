@@ -17,6 +17,7 @@
 #include "exec.h"
 #include "mounts.h"
 #include "report.h"
+#include "seccomp.h"
 #include "user.h"
 #include "util.h"
 
@@ -177,6 +178,10 @@ void container_init(const Config& c, const InitContext& ctx) {
   std::string exe = find_executable(c, cwd);
   int cwd_err = chdir(cwd.c_str()) < 0 ? errno : 0;
   if (cwd_err && cwd_err != EACCES) fail(STAGE_CWD, cwd_err, cwd);
+  // Without no_new_privs the filter needs CAP_SYS_ADMIN: then it goes in before the switch
+  // drops it (runc's order), and what follows runs under it.
+  bool seccomp_early = seccomp_before_user_switch(c);
+  if (seccomp_early) install_seccomp(c);
   switch_user(c, ctx.last_cap);
   if (cwd_err && chdir(cwd.c_str()) < 0) fail(STAGE_CWD, errno, cwd);  // now as the user
   check_cwd_inside_root(cwd);
@@ -192,6 +197,7 @@ void container_init(const Config& c, const InitContext& ctx) {
   wait_start(c, fifo);
 
   std::vector<char*> argv = c_array(c.args), envp = c_array(c.env);
+  if (!seccomp_early) install_seccomp(c);  // as late as possible: only execve runs under it
   execve(exe.c_str(), argv.data(), envp.data());
   send_error(STAGE_EXEC, errno, exe);
   _exit(127);

@@ -75,6 +75,8 @@ export const ConfigTag = {
   CGROUP_PROCS: 34,
   SETSID: 35,
   EXEC_FD_PASSTHROUGH: 36,
+  CONTROLLING_TTY: 37,
+  SECCOMP: 38,
 } as const;
 
 /** Config tags whose record holds nested records. */
@@ -166,6 +168,7 @@ export const Stage = {
   EXEC: 27,
   UMASK: 28,
   STDIO: 29,
+  SECCOMP: 30,
 } as const;
 
 /** D_TYPE values: the device kind as its ASCII letter. */

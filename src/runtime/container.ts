@@ -10,6 +10,7 @@ import { BerthError, ConfigError, ContainerStateError } from '../errors.js';
 import * as native from '../native/index.js';
 import { runHooks } from './hooks.js';
 import { launch, type Launched } from './launch.js';
+import { compileSeccomp } from './seccomp/compile.js';
 import { buildExecConfig, buildInitConfig, type RlimitPolicy } from './plan.js';
 import { ContainerProcess, signalNumber, type ExitResult, type SignalLike } from './process.js';
 import { isSameLiveProcess, pidsInNamespace, readStartTime } from './proc.js';
@@ -301,6 +302,7 @@ export class Container {
           namespaces: (this.record.config.linux?.namespaces ?? []).map((ns) => ns.type),
           stdioTargets: stdio.targets,
           cgroupProcs: [],
+          seccomp: compileSeccomp(this.record.config.linux?.seccomp),
         });
         const launched = await launch(payload, stdio.fds, { id: this.id });
         stdio.release();

@@ -4,6 +4,9 @@
  */
 import { CAPABILITY_NAMES } from './capabilities.js';
 import { MOUNT_OPTION_NAMES } from './mount-options.js';
+import { ACTION_NAMES, FLAG_NAMES } from './seccomp/actions.js';
+import { ARCH_NAMES } from './seccomp/arch.js';
+import { OPERATOR_NAMES } from './seccomp/conditions.js';
 
 /** The OCI features structure (runtime-spec features.md), as berth fills it. */
 export interface Features {
@@ -20,7 +23,14 @@ export interface Features {
     namespaces: string[];
     capabilities: string[];
     cgroup: { v1: boolean; v2: boolean; systemd: boolean; systemdUser: boolean };
-    seccomp: { enabled: boolean };
+    seccomp: {
+      enabled: boolean;
+      actions: string[];
+      operators: string[];
+      archs: string[];
+      knownFlags: string[];
+      supportedFlags: string[];
+    };
     apparmor: { enabled: boolean };
     selinux: { enabled: boolean };
     intelRdt: { enabled: boolean };
@@ -40,7 +50,14 @@ export function features(): Features {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts'],
       capabilities: CAPABILITY_NAMES,
       cgroup: { v1: false, v2: false, systemd: false, systemdUser: false },
-      seccomp: { enabled: false },
+      seccomp: {
+        enabled: true,
+        actions: [...ACTION_NAMES],
+        operators: [...OPERATOR_NAMES],
+        archs: [...ARCH_NAMES],
+        knownFlags: [...FLAG_NAMES, 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'],
+        supportedFlags: [...FLAG_NAMES],
+      },
       apparmor: { enabled: false },
       selinux: { enabled: false },
       intelRdt: { enabled: false },

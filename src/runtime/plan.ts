@@ -16,6 +16,7 @@ import { readHostFacts, type CgroupLayout, type HostFacts } from './host-facts.j
 import { bindRemountFlags, MS, parseMountOptions, PROPAGATION_OPTIONS } from './mount-options.js';
 import { NAMESPACE_KINDS, sortForJoin } from './namespace-kinds.js';
 import { resolveRlimits, type ResolvedRlimit, type RlimitPolicy } from './rlimits.js';
+import { compileSeccomp, encodeSeccomp, type CompiledSeccomp } from './seccomp/compile.js';
 import type { LinuxCapabilities, LinuxNamespaceType, Mount, Process, Spec } from './spec.js';
 import { validateProcess } from './validate.js';
 
@@ -59,6 +60,11 @@ export interface ExecContext extends CommonContext {
   initPid: number;
   /** The namespace kinds the container has (new or joined); each is joined. */
   namespaces: readonly LinuxNamespaceType[];
+  /**
+   * The container's seccomp filter, which an exec'd process inherits (OCI): pass
+   * `compileSeccomp(containerSpec.linux?.seccomp)`; undefined: no filter.
+   */
+  seccomp?: CompiledSeccomp | undefined;
 }
 
 /** One mount as the helper performs it. */
@@ -172,6 +178,8 @@ export interface InitPlan {
   sysctl: Array<[string, string]>;
   /** The process. */
   process: PlannedProcess;
+  /** The compiled `linux.seccomp`, installed right before execve; undefined: none. */
+  seccomp: CompiledSeccomp | undefined;
 }
 
 /** A built config: the payload and what went into it. */
@@ -438,8 +446,20 @@ export function planInit(spec: Spec, ctx: InitContext): { plan: InitPlan; warnin
     domainname: spec.domainname || undefined,
     sysctl: Object.entries(linux.sysctl ?? {}),
     process: planProcess(spec.process, facts, ctx.rlimitPolicy ?? 'strict', setgroupsDeny, warnings),
+    seccomp: compileSeccomp(linux.seccomp, 'linux.seccomp'),
   };
+  warnEarlySeccomp(plan.process, plan.seccomp, warnings);
   return { plan, warnings };
+}
+
+/**
+ * Without no_new_privs seccomp(2) needs CAP_SYS_ADMIN, so a process that does not keep it gets
+ * its filter before the user switch (runc's order): the filter must then allow the helper's
+ * remaining setup syscalls (setgroups, setresuid, capset, prctl, dup2, sendmsg, read, ...).
+ */
+function warnEarlySeccomp(p: PlannedProcess, seccomp: CompiledSeccomp | undefined, warnings: string[]): void {
+  if (!seccomp || p.noNewPrivileges || (p.capabilities.effective & capabilityMask(['CAP_SYS_ADMIN'])) !== 0n) return;
+  warnings.push('linux.seccomp: installed before the user switch (no noNewPrivileges, no CAP_SYS_ADMIN): it must allow the runtime\'s last setup syscalls');
 }
 
 function writeProcess(w: RecordWriter, p: PlannedProcess): void {
@@ -518,6 +538,7 @@ export function encodeInitPlan(plan: InitPlan, ctx: InitContext): Buffer {
   for (const [k, v] of plan.sysctl) w.nested(ConfigTag.SYSCTL, new RecordWriter().str(SysctlTag.KEY, k).str(SysctlTag.VALUE, v));
   writeProcess(w, plan.process);
   writeCommon(w, ctx);
+  if (plan.seccomp) w.bytes(ConfigTag.SECCOMP, encodeSeccomp(plan.seccomp));
   return w.finish();
 }
 
@@ -548,11 +569,13 @@ export function buildExecConfig(proc: Process, ctx: ExecContext): BuiltExecConfi
     path: `/proc/${ctx.initPid}/ns/${NAMESPACE_KINDS[type].procName}`,
   }));
   const planned = planProcess(proc, facts, ctx.rlimitPolicy ?? 'strict', false, warnings);
+  warnEarlySeccomp(planned, ctx.seccomp, warnings);
   const w = new RecordWriter();
   w.u32(ConfigTag.VERSION, PROTOCOL_VERSION);
   w.u32(ConfigTag.MODE, ConfigMode.EXEC);
   writeJoins(w, joinNamespaces);
   writeProcess(w, planned);
   writeCommon(w, ctx);
+  if (ctx.seccomp) w.bytes(ConfigTag.SECCOMP, encodeSeccomp(ctx.seccomp));
   return { payload: w.finish(), warnings, joinNamespaces, process: planned };
 }

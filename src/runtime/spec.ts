@@ -4,7 +4,7 @@
  *
  * Fields berth accepts but ignores (no LSM support yet): `process.apparmorProfile`,
  * `process.selinuxLabel`, `linux.mountLabel`. Fields it refuses with an `UnsupportedError`
- * until implemented: `linux.seccomp`, `process.scheduler`, `process.ioPriority`,
+ * until implemented: a seccomp agent (`SCMP_ACT_NOTIFY`), `process.scheduler`, `process.ioPriority`,
  * `linux.intelRdt`, `linux.netDevices`, a non-default `linux.personality`, and id-mapped mounts.
  * @module
  */
@@ -167,7 +167,7 @@ export interface Linux {
   namespaces?: LinuxNamespace[];
   /** Device nodes to create besides the defaults. */
   devices?: LinuxDevice[];
-  /** Seccomp filter; not supported yet. */
+  /** Seccomp filter (compiled to BPF by runtime/seccomp; no SCMP_ACT_NOTIFY agent). */
   seccomp?: LinuxSeccomp;
   /** Propagation of the rootfs mount (`rslave` by default). */
   rootfsPropagation?: string;
@@ -299,7 +299,7 @@ export interface POSIXRlimit {
   soft: number | bigint;
 }
 
-/** Seccomp configuration (typed only; berth refuses it for now). */
+/** Seccomp configuration (runtime-spec config-linux.md#seccomp). */
 export interface LinuxSeccomp {
   /** Action when no rule matches. */
   defaultAction: string;
@@ -326,7 +326,19 @@ export interface LinuxSyscall {
   /** Errno for SCMP_ACT_ERRNO. */
   errnoRet?: number;
   /** Argument conditions. */
-  args?: Array<{ index: number; value: number; valueTwo?: number; op: string }>;
+  args?: LinuxSeccompArg[];
+}
+
+/** One argument condition of a seccomp rule. Values above 2^53 must be bigints (JSON numbers lose precision). */
+export interface LinuxSeccompArg {
+  /** Argument index, 0 to 5. */
+  index: number;
+  /** Operand; the mask for SCMP_CMP_MASKED_EQ. */
+  value: number | bigint;
+  /** Second operand: the value the masked argument must equal for SCMP_CMP_MASKED_EQ. */
+  valueTwo?: number | bigint;
+  /** SCMP_CMP_NE, _LT, _LE, _EQ, _GE, _GT or _MASKED_EQ. */
+  op: string;
 }
 
 /** Scheduling policy of the process (not supported yet). */

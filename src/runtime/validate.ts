@@ -5,8 +5,9 @@
  *
  * Accepted and ignored (no LSM support yet): `process.apparmorProfile`, `process.selinuxLabel`,
  * `linux.mountLabel`. Accepted and not checked here: `linux.resources` and `linux.cgroupsPath`
- * (the cgroups layer checks them), `process.terminal`/`consoleSize` (stdio). Refused as
- * unsupported: `linux.seccomp`, `process.scheduler`, `process.ioPriority`, `linux.intelRdt`,
+ * (the cgroups layer checks them), `process.terminal`/`consoleSize` (stdio). `linux.seccomp` is
+ * checked by compiling it (seccomp/compile.ts). Refused as unsupported: a seccomp agent
+ * (SCMP_ACT_NOTIFY, `listenerPath`), `process.scheduler`, `process.ioPriority`, `linux.intelRdt`,
  * `linux.netDevices`, a `linux.personality` other than plain `LINUX`, id-mapped mounts and the
  * recursive mount attributes (`rro`, `rnosuid`, ...).
  * @module
@@ -17,6 +18,7 @@ import { knownFilesystems } from './host-facts.js';
 import { parseMountOptions, PROPAGATION_OPTIONS } from './mount-options.js';
 import { isNamespaceType } from './namespace-kinds.js';
 import { rlimitResource } from './rlimits.js';
+import { compileSeccomp } from './seccomp/compile.js';
 import type { LinuxIDMapping, LinuxNamespace, LinuxNamespaceType, Process, Spec } from './spec.js';
 
 /** Options of {@link validateSpec}. */
@@ -355,7 +357,7 @@ export function validateSpec(spec: unknown, options: ValidateOptions = {}): Spec
   }
 
   const linux = spec.linux === undefined ? {} : expectObject(spec.linux, 'linux');
-  if (linux.seccomp !== undefined) throw new UnsupportedError('seccomp is not supported yet: a later release adds it', 'linux.seccomp');
+  if (linux.seccomp !== undefined) compileSeccomp(linux.seccomp, 'linux.seccomp');
   if (linux.intelRdt !== undefined) throw new UnsupportedError('Intel RDT is not supported yet', 'linux.intelRdt');
   if (linux.netDevices !== undefined && Object.keys(expectObject(linux.netDevices, 'linux.netDevices')).length > 0) {
     throw new UnsupportedError('moving network devices into the container is not supported yet', 'linux.netDevices');

@@ -88,6 +88,10 @@ enum berth_config_tag {
   CFG_CONTROLLING_TTY = 37,  // u32 bool (added with the helper): after stdio is in place, make
                              // fd 0 (a pty slave) the controlling terminal (TIOCSCTTY); needs
                              // a new session (CFG_SETSID) and a CFG_STDIO_FDS entry for fd 0.
+  CFG_SECCOMP = 38,          // u32 SECCOMP_FILTER_FLAG_* flags, then the struct sock_filter array
+                             // (8 bytes each, 1..4096 of them). Installed with seccomp(2) right
+                             // before execve; before the user switch when no_new_privs is off
+                             // and the final effective set lacks CAP_SYS_ADMIN (runc's order).
 };
 
 // Records nested in CFG_JOIN_NAMESPACE.
@@ -172,6 +176,7 @@ enum berth_stage {
   STAGE_EXEC = 27,            // execve itself
   STAGE_UMASK = 28,
   STAGE_STDIO = 29,
+  STAGE_SECCOMP = 30,         // installing the seccomp filter
 };
 
 #endif  // BERTH_PROTOCOL_H
