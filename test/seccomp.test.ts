@@ -414,6 +414,14 @@ describe('seccomp in real containers', () => {
     }
   });
 
+  it('a filter that denies getcwd does not stop the setup (the validation suite\'s linux_seccomp)', async () => {
+    const r = await run(ws, shSpec('echo ran', (s) => {
+      s.process!.noNewPrivileges = false;
+      s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['getcwd'], action: 'SCMP_ACT_ERRNO' }] };
+    }));
+    expect(r).toMatchObject({ exitCode: 0, stdout: 'ran\n' });
+  });
+
   it('honours errnoRet (ENOSYS) and ignores unknown syscall names', async () => {
     const r = await run(ws, shSpec(`mkdir ${dir()}`, (s) => {
       s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['no_such_call', 'mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS }] };

@@ -167,6 +167,8 @@ void container_init(const Config& c, const InitContext& ctx) {
   wait_release(ctx.release_fd);
   umask(0);  // directories and device nodes get exactly the modes asked for
   if (c.new_namespaces & CLONE_NEWUSER) become_userns_root();
+  // H has moved us into the container's cgroups: a cgroup namespace made now is rooted there.
+  if ((c.new_namespaces & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) fail(STAGE_CLONE, errno, "unshare(CLONE_NEWCGROUP)");
   if (c.setsid && setsid() < 0) fail(STAGE_SETSID, errno, "");
   bool rootfs = c.sets_up_rootfs();
   if (rootfs) prepare_rootfs(c);
@@ -178,13 +180,16 @@ void container_init(const Config& c, const InitContext& ctx) {
   std::string exe = find_executable(c, cwd);
   int cwd_err = chdir(cwd.c_str()) < 0 ? errno : 0;
   if (cwd_err && cwd_err != EACCES) fail(STAGE_CWD, cwd_err, cwd);
+  if (!cwd_err) check_cwd_inside_root(cwd);  // before a filter that may deny getcwd
   // Without no_new_privs the filter needs CAP_SYS_ADMIN: then it goes in before the switch
   // drops it (runc's order), and what follows runs under it.
   bool seccomp_early = seccomp_before_user_switch(c);
   if (seccomp_early) install_seccomp(c);
   switch_user(c, ctx.last_cap);
-  if (cwd_err && chdir(cwd.c_str()) < 0) fail(STAGE_CWD, errno, cwd);  // now as the user
-  check_cwd_inside_root(cwd);
+  if (cwd_err) {  // now as the user
+    if (chdir(cwd.c_str()) < 0) fail(STAGE_CWD, errno, cwd);
+    check_cwd_inside_root(cwd);
+  }
   umask(c.has_umask ? c.umask : 022);
   if (c.no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     fail(STAGE_NO_NEW_PRIVILEGES, errno, "");
