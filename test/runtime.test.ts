@@ -37,6 +37,8 @@ describe('namespaces, proven from inside', () => {
     expect(r.exitCode).toBe(0);
     const mountPoints = (text: string): string[] => text.trim().split('\n').map((l) => l.split(' ')[4]);
     const inside = mountPoints(r.stdout);
+    // Nothing is stacked twice (a read-only mount point is remounted, not bound over itself).
+    expect(inside.filter((m, i) => inside.indexOf(m) !== i)).toEqual([]);
     // Its root is the bundle's rootfs; none of the host's other mount points is there.
     expect(r.stdout.split('\n').find((l) => l.split(' ')[4] === '/')?.split(' ')[3]).toBe(ws.rootfs);
     const hostOnly = mountPoints(readFileSync('/proc/self/mountinfo', 'utf8'))

@@ -95,16 +95,28 @@ static void mask_path(int root, const std::string& path, int* dev_null) {
 }
 
 // Makes a path read-only: bind it onto itself, then remount the bind read-only.
+// True when `fd` is the root of a mount (statx's STATX_ATTR_MOUNT_ROOT, Linux 5.8+).
+static bool is_mount_root(int fd) {
+  struct statx stx = {};
+  if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, 0, &stx) < 0) return false;
+  return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
+// A mount point (the cgroup tmpfs, a read-only /dev) is remounted read-only in place; any other
+// path is first bound onto itself. Binding a mount point onto itself would stack a second copy
+// of everything mounted below it.
 static void readonly_path(int root, const std::string& path) {
   int fd = open_in_root(root, path, Create::kNone);
   if (fd == -ENOENT) return;
   if (fd < 0) fail(STAGE_READONLY_PATH, -fd, path);
-  std::string at = fd_path(fd);
-  if (mount(at.c_str(), at.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
-    fail(STAGE_READONLY_PATH, errno, path);
-  close(fd);
-  fd = open_in_root(root, path, Create::kNone);  // the new mount, not the one beneath
-  if (fd < 0) fail(STAGE_READONLY_PATH, -fd, path);
+  if (!is_mount_root(fd)) {
+    std::string at = fd_path(fd);
+    if (mount(at.c_str(), at.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
+      fail(STAGE_READONLY_PATH, errno, path);
+    close(fd);
+    fd = open_in_root(root, path, Create::kNone);  // the new mount, not the one beneath
+    if (fd < 0) fail(STAGE_READONLY_PATH, -fd, path);
+  }
   int err = remount_bind(fd_path(fd), MS_RDONLY, true);
   if (err) fail(STAGE_READONLY_PATH, err, path);
   close(fd);
