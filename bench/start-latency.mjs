@@ -3,8 +3,8 @@
 // ipc and net namespaces, /proc, pivot_root): berth from inside this Node process, against
 // `runc run` and `crun run` spawned from the same process on the same bundle and config.json.
 //
-//   sudo node bench/start-latency.mjs [--runs 100] [--parallel 20] [--rounds 5]
-//                                     [--rss-runs 1000] [--mem-count 50] [--json FILE]
+//   node bench/start-latency.mjs [--runs 100] [--parallel 20] [--rounds 5]
+//                                [--rss-runs 1000] [--mem-count 50] [--json FILE]   (as root; or npm run bench)
 //
 // Measures, per runtime: median of one create+start+wait+delete (`run` for runc/crun) over
 // --runs runs in a row, and the wall time of --parallel of them at once; both as the median
@@ -16,10 +16,13 @@
 // like-for-like row. It all runs in a private mount namespace with a tmpfs over
 // /sys/fs/cgroup/unified, since crun refuses this host's hybrid cgroup layout otherwise.
 // State roots are on tmpfs (/run) for all, as the runtimes' defaults (/run/runc, /run/crun) are.
+// /dev is not a tmpfs in the config, so all three mknod devices into the bundle's rootfs/dev:
+// the warm-up interleaves them so each must cope with nodes the others left (EEXIST).
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import v8 from 'node:v8';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -57,8 +60,14 @@ async function main() {
   const state = await mkdtemp('/run/berth-bench-'); // state roots, tmpfs
   const peerBins = { runc: '/usr/sbin/runc', crun: '/usr/bin/crun' };
   const notes = [];
+  const loadAtStart = os.loadavg()[0];
+  const peerArgs = { runc: ['runc', []], crun: ['crun', []], 'crun, no cgroup': ['crun', ['--cgroup-manager=disabled']] };
+  const peer = (name) => { const [bin, g] = peerArgs[name]; return [peerBins[bin], [...g, '--root', path.join(state, name.replace(/\W+/g, '-'))]]; };
   try {
-    await createBusyboxRootfs(path.join(work, 'rootfs'));
+    // One bundle per concurrent slot: runtimes racing on one rootfs/dev fail (crun: "creating
+    // symlink for `/dev/ptmx`: File exists"); slot 0 serves the runs in a row.
+    const bundles = Array.from({ length: parallel }, (_, i) => path.join(work, `bundle${i}`));
+    await createBusyboxRootfs(path.join(bundles[0], 'rootfs'));
     const spec = defaultSpec();
     spec.ociVersion = '1.0.2'; // crun 1.8 refuses 1.2.0 ("unknown version specified")
     spec.process.args = ['/bin/true'];
@@ -67,34 +76,44 @@ async function main() {
     spec.linux.maskedPaths = [];
     spec.linux.readonlyPaths = [];
     delete spec.linux.resources; // runc/crun then apply their default device rules; berth has no cgroup yet
-    await writeFile(path.join(work, 'config.json'), JSON.stringify(spec, null, 2));
+    await writeFile(path.join(bundles[0], 'config.json'), JSON.stringify(spec, null, 2));
+    for (const b of bundles.slice(1)) execFileSync('cp', ['-a', bundles[0], b]);
     let n = 0;
 
     // One container each way. berth reads the same <bundle>/config.json as runc and crun.
-    const berthCreate = (id = `b${n++}`) => Container.create({ id, bundle: work, root: path.join(state, 'berth') });
-    const berthOnce = async () => { const c = await berthCreate(); await c.start(); await c.wait(); await c.delete(); };
+    const berthCreate = (id = `b${n++}`, slot = 0) => Container.create({ id, bundle: bundles[slot], root: path.join(state, 'berth') });
+    const berthOnce = async (slot = 0) => { const c = await berthCreate(undefined, slot); await c.start(); await c.wait(); await c.delete(); };
+    // stderr goes to a file, not a pipe: after `create` the container's init holds it open.
     const exec = (bin, args) => new Promise((resolve, reject) => {
-      const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-      let err = '';
-      child.stderr.on('data', (d) => { err += d; });
+      const errLog = path.join(work, `stderr-${n++}.log`);
+      const errFd = openSync(errLog, 'w');
+      const child = spawn(bin, args, { stdio: ['ignore', 'ignore', errFd] });
+      closeSync(errFd);
       child.on('error', reject);
-      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${bin} ${args.join(' ')}: exit ${code}: ${err.trim()}`))));
+      child.on('exit', (code) => {
+        const err = readFileSync(errLog, 'utf8').trim();
+        rmSync(errLog);
+        if (code === 0) resolve(); else reject(new Error(`${bin} ${args.join(' ')}: exit ${code}: ${err}`));
+      });
     });
-    const peerArgs = { runc: ['runc', []], crun: ['crun', []], 'crun, no cgroup': ['crun', ['--cgroup-manager=disabled']] };
-    const peer = (name) => { const [bin, g] = peerArgs[name]; return [peerBins[bin], [...g, '--root', path.join(state, name.replace(/\W+/g, '-'))]]; };
     const impls = { berth: berthOnce };
     for (const name of Object.keys(peerArgs)) {
       const [bin, g] = peer(name);
-      if (existsSync(bin)) impls[name] = () => exec(bin, [...g, 'run', '--bundle', work, `p${n++}`]);
+      if (existsSync(bin)) impls[name] = (slot = 0) => exec(bin, [...g, 'run', '--bundle', bundles[slot], `p${n++}`]);
       else notes.push(`${name}: ${bin} not installed, skipped`);
     }
     impls['spawn /bin/true (no container)'] = () => exec('/bin/true', []);
 
+    const log = (msg) => process.stderr.write(`start-latency: ${msg}\n`);
+    log('warm-up');
     // Warm up, interleaved, so each runtime finds /dev nodes the others mknod'ed (EEXIST check).
     const failures = {};
     for (let i = 0; i < 5; i++) {
       for (const [name, fn] of Object.entries(impls)) {
-        try { await fn(); } catch (err) { failures[name] = `${err.code ?? ''} ${err.message}`.trim(); delete impls[name]; }
+        try { await fn(); } catch (err) {
+          failures[name] = `${err.name}${err.stage ? ` (stage ${err.stage}, path ${err.path})` : ''}: ${err.message}`;
+          delete impls[name];
+        }
       }
     }
 
@@ -102,52 +121,58 @@ async function main() {
     const meminfo = () => Object.fromEntries(readFileSync('/proc/meminfo', 'utf8').trim().split('\n').map((l) => [l.split(':')[0], Number(l.split(/\s+/)[1])]));
     const procKiB = (pid, file, key) => Number(readFileSync(`/proc/${pid}/${file}`, 'utf8').match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'))[1]);
     const settle = async () => { global.gc(); await sleep(2000); }; // lets namespace teardown (RCU, cleanup_net) finish
-    const memoryOf = async (name, create, destroy) => {
-      await settle();
-      const before = meminfo(); const rss0 = process.memoryUsage().rss;
-      const pids = [];
-      for (let i = 0; i < memCount; i++) pids.push(await create(i));
-      await sleep(500); global.gc();
-      const after = meminfo(); const rss1 = process.memoryUsage().rss;
-      const sum = (file, key) => pids.reduce((s, pid) => s + procKiB(pid, file, key), 0) / memCount;
-      const d = (k) => (before[k] - after[k]) / memCount;
-      const kernel = ['Slab', 'KernelStack', 'PageTables', 'Percpu'].reduce((s, k) => s - d(k), 0);
-      const res = {
-        initPssKiB: sum('smaps_rollup', 'Pss'), initRssKiB: sum('status', 'VmRSS'), kernelKiB: kernel,
-        slabKiB: -d('Slab'), percpuKiB: -d('Percpu'), // kernel = Slab + KernelStack + PageTables + Percpu
-        totalKiB: d('MemFree') - (rss1 - rss0) / 1024 / memCount, // all memory the host lost, minus this process's growth
-      };
-      for (let i = 0; i < memCount; i++) await destroy(i);
-      return res;
+    const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+    const memoryOf = async (create, destroy) => { // median over 3 batches of memCount
+      const samples = [];
+      for (let rep = 0; rep < 3; rep++) {
+        await settle();
+        const before = meminfo(); const rss0 = process.memoryUsage().rss;
+        const pids = [];
+        for (let i = 0; i < memCount; i++) pids.push(await create(`m${rep}-${i}`));
+        await sleep(500); global.gc();
+        const after = meminfo(); const rss1 = process.memoryUsage().rss;
+        const per = (file, key) => pids.reduce((sum, pid) => sum + procKiB(pid, file, key), 0) / memCount;
+        const d = (k) => (after[k] - before[k]) / memCount;
+        const kernel = d('Slab') + d('KernelStack') + d('PageTables') + d('Percpu');
+        const pss = per('smaps_rollup', 'Pss');
+        samples.push({
+          initPssKiB: pss, initRssKiB: per('status', 'VmRSS'), kernelKiB: kernel, totalKiB: pss + kernel,
+          slabKiB: d('Slab'), percpuKiB: d('Percpu'),
+          memAvailableDropKiB: -d('MemAvailable') - (rss1 - rss0) / 1024 / memCount, // noisy cross-check
+        });
+        for (let i = 0; i < memCount; i++) await destroy(`m${rep}-${i}`);
+      }
+      return Object.fromEntries(Object.keys(samples[0]).map((k) => [k, median(samples.map((x) => x[k]))]));
     };
     const memory = {};
+    log('memory of created containers');
     if (!failures.berth) {
-      const held = [];
-      memory.berth = await memoryOf('berth', async (i) => (held[i] = await berthCreate(`m${i}`)).pid, (i) => held[i].delete({ force: true }));
+      const held = {};
+      memory.berth = await memoryOf(async (id) => (held[id] = await berthCreate(id)).pid, (id) => held[id].delete({ force: true }));
     }
     for (const name of ['runc', 'crun']) {
       if (!impls[name]) continue;
       const [bin, g] = peer(name);
-      memory[name] = await memoryOf(name, async (i) => {
-        const pidFile = path.join(work, `${name}-m${i}.pid`);
-        await exec(bin, [...g, 'create', '--bundle', work, '--pid-file', pidFile, `${name}-m${i}`]);
+      memory[name] = await memoryOf(async (id) => {
+        const pidFile = path.join(work, `${id}.pid`);
+        await exec(bin, [...g, 'create', '--bundle', bundles[0], '--pid-file', pidFile, id]);
         return Number(readFileSync(pidFile, 'utf8'));
-      }, (i) => exec(bin, [...g, 'delete', '--force', `${name}-m${i}`]));
+      }, (id) => exec(bin, [...g, 'delete', '--force', id]));
     }
 
     // Latency rounds.
     const timeIt = async (fn) => { const t = process.hrtime.bigint(); await fn(); return Number(process.hrtime.bigint() - t) / 1e6; };
-    const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
     const names = Object.keys(impls);
     const results = Object.fromEntries(names.map((k) => [k, { sequential: [], parallel: [] }]));
     for (let r = 0; r < rounds; r++) {
+      log(`round ${r + 1}/${rounds}`);
       for (const name of [...names.slice(r % names.length), ...names.slice(0, r % names.length)]) {
         await sleep(500);
         const each = [];
         for (let i = 0; i < runs; i++) each.push(await timeIt(impls[name]));
         results[name].sequential.push(median(each));
         await sleep(500);
-        results[name].parallel.push(await timeIt(() => Promise.all(Array.from({ length: parallel }, () => impls[name]()))));
+        results[name].parallel.push(await timeIt(() => Promise.all(Array.from({ length: parallel }, (_, slot) => impls[name](slot)))));
       }
     }
     const summary = {};
@@ -162,8 +187,10 @@ async function main() {
     const fds = () => readdirSync('/proc/self/fd').length;
     const nodeRss = { runs: rssRuns, checkpointsMiB: [] };
     if (!failures.berth) {
+      log(`node RSS over ${rssRuns} runs`);
       await settle();
-      const rss0 = process.memoryUsage().rss; const heap0 = process.memoryUsage().heapUsed; const fd0 = fds();
+      const newSpace = () => v8.getHeapSpaceStatistics().find((sp) => sp.space_name === 'new_space').space_size / 2 ** 20;
+      const rss0 = process.memoryUsage().rss; const heap0 = process.memoryUsage().heapUsed; const fd0 = fds(); const new0 = newSpace();
       for (let i = 0; i < rssRuns; i++) {
         await berthOnce();
         if ((i + 1) % Math.ceil(rssRuns / 4) === 0) { global.gc(); nodeRss.checkpointsMiB.push(+(process.memoryUsage().rss / 2 ** 20).toFixed(1)); }
@@ -173,6 +200,7 @@ async function main() {
       Object.assign(nodeRss, {
         beforeMiB: rss0 / 2 ** 20, afterMiB: m.rss / 2 ** 20, growthMiB: (m.rss - rss0) / 2 ** 20,
         heapGrowthMiB: (m.heapUsed - heap0) / 2 ** 20, openFdsBefore: fd0, openFdsAfter: fds(),
+        v8NewSpaceMiB: [new0, newSpace()], // V8 grows its young generation with allocation rate: RSS, not a leak
       });
     }
 
@@ -184,25 +212,33 @@ async function main() {
     }]));
     notes.push('berth creates no cgroup yet; runc and crun create and remove one per container in each v1 hierarchy; "crun, no cgroup" runs crun --cgroup-manager=disabled');
     const report = {
-      date: new Date().toISOString(), host: `${os.cpus().length} cpus, Linux ${os.release()}, Node ${process.version}`,
+      date: new Date().toISOString(), loadavg1m: [loadAtStart, os.loadavg()[0]], host: `${os.cpus().length} cpus, Linux ${os.release()}, Node ${process.version}`,
       runs, parallel, rounds, peers, summary, ratios, failures, memory, nodeRss, notes,
     };
     const f = (x, d = 1) => x.toFixed(d);
-    const out = [`\n${report.host}; ${peers.runc ?? 'no runc'}; ${peers.crun ?? 'no crun'}; median of ${rounds} rounds`,
+    const out = [`\n${report.host}; ${peers.runc ?? 'no runc'}; ${peers.crun ?? 'no crun'}; median of ${rounds} rounds; load average ${report.loadavg1m.map((x) => f(x, 2)).join(' → ')}`,
       `\n| runtime | one run, median (ms) [round range] | ${parallel} at once, batch (ms) [range] | berth ÷ it, one run | berth ÷ it, batch |`,
       '|---|---|---|---|---|'];
     for (const [name, s] of Object.entries(summary)) {
       const r = ratios[name];
       out.push(`| ${name} | ${f(s.sequentialMedianMs, 2)} [${s.sequentialRangeMs.map((x) => f(x, 2)).join('–')}] | ${f(s.parallelBatchMs)} [${s.parallelRangeMs.map((x) => f(x)).join('–')}] | ${r ? f(r.sequential, 2) : '—'} | ${r ? f(r.parallel, 2) : '—'} |`);
     }
-    out.push(`\nCreated, not started (per container, mean of ${memCount}; KiB):\n`, '| runtime | init Pss | init Rss | kernel (slab+stack+pt+percpu) | total (ΔMemFree) |', '|---|---|---|---|---|');
+    out.push(`\nCreated, not started (KiB per container: mean of ${memCount}, median of 3 batches):\n`, '| runtime | init Pss | init Rss | kernel: Δ(Slab+KernelStack+PageTables+Percpu) | total (Pss + kernel) |', '|---|---|---|---|---|');
     for (const [name, m] of Object.entries(memory)) out.push(`| ${name} | ${f(m.initPssKiB, 0)} | ${f(m.initRssKiB, 0)} | ${f(m.kernelKiB, 0)} | ${f(m.totalKiB, 0)} |`);
-    if (nodeRss.beforeMiB) out.push(`\nNode RSS over ${rssRuns} berth runs: ${f(nodeRss.beforeMiB)} → ${f(nodeRss.afterMiB)} MiB (${nodeRss.growthMiB >= 0 ? '+' : ''}${f(nodeRss.growthMiB, 2)} MiB; checkpoints ${nodeRss.checkpointsMiB.join(', ')}; heap ${f(nodeRss.heapGrowthMiB, 2)} MiB; fds ${nodeRss.openFdsBefore} → ${nodeRss.openFdsAfter})`);
+    if (nodeRss.beforeMiB) out.push(`\nNode RSS over ${rssRuns} berth runs: ${f(nodeRss.beforeMiB)} → ${f(nodeRss.afterMiB)} MiB (${nodeRss.growthMiB >= 0 ? '+' : ''}${f(nodeRss.growthMiB, 2)} MiB; checkpoints ${nodeRss.checkpointsMiB.join(', ')}; heapUsed ${f(nodeRss.heapGrowthMiB, 2)} MiB; V8 new space ${nodeRss.v8NewSpaceMiB.join(' → ')} MiB; fds ${nodeRss.openFdsBefore} → ${nodeRss.openFdsAfter})`);
     for (const [name, msg] of Object.entries(failures)) out.push(`\nFAILED ${name}: ${msg}`);
     for (const note of notes) out.push(`\nNote: ${note}`);
     console.log(out.join('\n'));
     if (opts.json) writeFileSync(opts.json, JSON.stringify(report, null, 2));
   } finally {
+    for (const name of ['runc', 'crun']) { // peer containers left by a failure, and their cgroups
+      const [bin, g] = peer(name);
+      if (!existsSync(bin)) continue;
+      try {
+        const ids = execFileSync(bin, [...g, 'list', '-q'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter(Boolean);
+        for (const id of ids) execFileSync(bin, [...g, 'delete', '--force', id], { stdio: 'ignore' });
+      } catch { /* no state root: nothing left */ }
+    }
     await rm(work, { recursive: true, force: true });
     await rm(state, { recursive: true, force: true });
   }

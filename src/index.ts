@@ -11,6 +11,7 @@
  * @module berth
  */
 export * from './errors.js';
+export * from './cgroups/index.js';
 export { Container } from './runtime/container.js';
 export type { ContainerStatus, CreateOptions, ExecOptions, RootOptions } from './runtime/container.js';
 export { ContainerProcess, signalNumber } from './runtime/process.js';

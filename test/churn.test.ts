@@ -1,7 +1,8 @@
-// 500 create/start/wait/delete cycles leave no fd, zombie, mount or state directory behind.
-import { readdirSync, readFileSync } from 'node:fs';
+// 500 create/start/wait/delete cycles leave no fd, zombie, mount, state or cgroup directory behind.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Container } from '../src/index.js';
+import { cgroupHost, Container } from '../src/index.js';
 import { shSpec, workspace, type Workspace } from './support.js';
 
 let ws: Workspace;
@@ -38,4 +39,18 @@ it('500 container cycles leak nothing', async () => {
   expect(readFileSync('/proc/self/mountinfo', 'utf8')).toBe(mountsBefore);
   expect(zombieChildren()).toEqual([]);
   expect(readdirSync(ws.stateRoot)).toEqual([]);
+  expect(cgroupDirsLeft()).toEqual([]);
 }, 300_000);
+
+/** Cgroup directories of this file's containers still there, in any hierarchy (default path /berth/<id>). */
+function cgroupDirsLeft(): string[] {
+  const host = cgroupHost({ refresh: true });
+  const mounts = [...host.v1.map((h) => h.mountPoint), ...(host.unified ? [host.unified.mountPoint] : [])];
+  const left: string[] = [];
+  for (const m of mounts) {
+    const parent = path.join(m, 'berth');
+    if (!existsSync(parent)) continue;
+    for (const name of readdirSync(parent)) if (name.startsWith(`t-churn-`) && name.includes(`-${process.pid}-`)) left.push(path.join(parent, name));
+  }
+  return left;
+}

@@ -339,7 +339,9 @@ describe('in a fresh process (raw addon, /usr/bin/yes as a helper that stays up)
       addon.initHelper('/usr/bin/yes');
       const h = addon.spawnHelper();
       const proc = '/proc/' + h.pid;
-      const fds = fs.readdirSync(proc + '/fd').sort();
+      // vfork lets us go on in exec_mmap, before the kernel closes the CLOEXEC fds: let the exec finish.
+      let fds = fs.readdirSync(proc + '/fd').sort();
+      for (let i = 0; i < 1000 && fds.some((fd) => Number(fd) > 3); i++) fds = fs.readdirSync(proc + '/fd').sort();
       const links = fds.map((fd) => fs.readlinkSync(proc + '/fd/' + fd));
       const status = Object.fromEntries(fs.readFileSync(proc + '/status', 'utf8').trim().split('\\n')
         .map((l) => l.split(':\\t')).filter(([k]) => /^Sig(Blk|Ign|Cgt)$/.test(k)));

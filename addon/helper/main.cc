@@ -170,6 +170,9 @@ int main() {
     enter_time_namespace(cfg, host.proc);
     flags &= ~static_cast<uint64_t>(CLONE_NEWTIME);
   }
+  // The cgroup namespace is I's to unshare once it is in its cgroups (init.cc), so that its
+  // root is the container's cgroup, not ours (runc's order).
+  flags &= ~static_cast<uint64_t>(CLONE_NEWCGROUP);
 
   int sync[2];
   if (pipe2(sync, O_CLOEXEC) < 0) fail(STAGE_CLONE, errno, "pipe");

@@ -11,6 +11,8 @@ Napi::Object InitBerth(Napi::Env env, Napi::Object exports) {
   berth::RegisterHelperSpawn(env, exports);
   berth::RegisterExitWatch(env, exports);
   berth::RegisterFdOps(env, exports);
+  berth::RegisterBpfDevice(env, exports);
+  berth::RegisterEventfd(env, exports);
   return exports;
 }
 

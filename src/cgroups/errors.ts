@@ -27,8 +27,10 @@ export class CgroupLimitError extends ConfigError {
 
 /** The systemd cgroup driver was asked for; berth only has the cgroupfs driver without systemd. */
 export class SystemdCgroupError extends UnsupportedError {
-  constructor(field = 'cgroupDriver') {
-    super('the systemd cgroup driver needs systemd running as init (PID 1) with its D-Bus API; this host does not run it: use the cgroupfs driver', field);
+  constructor(field = 'cgroupDriver', systemdRunning = false) {
+    super(systemdRunning
+      ? 'the systemd cgroup driver is not implemented by berth: use the cgroupfs driver'
+      : 'the systemd cgroup driver needs systemd running as init (PID 1) with its D-Bus API, and this host does not run systemd: use the cgroupfs driver', field);
   }
 }
 

@@ -116,12 +116,20 @@ export interface LinuxHugepageLimit {
   limit: number;
 }
 
+/** The net_prio priority of one interface. */
+export interface LinuxInterfacePriority {
+  /** Interface name. */
+  name: string;
+  /** Priority. */
+  priority: number;
+}
+
 /** Network class and priorities (`linux.resources.network`, cgroup v1 net_cls/net_prio). */
 export interface LinuxNetwork {
   /** net_cls class id. */
   classID?: number;
   /** net_prio priorities per interface. */
-  priorities?: Array<{ name: string; priority: number }>;
+  priorities?: LinuxInterfacePriority[];
 }
 
 /** RDMA limits of one device. */

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { BerthError, ConfigError } from '../errors.js';
 import { Container } from '../runtime/container.js';
+import { eventsCommand, UPDATE_OPTIONS, updateResources } from './cgroup-commands.js';
+import { SystemdCgroupError, systemdRunning } from '../cgroups/index.js';
 import { features } from '../runtime/features.js';
 import { defaultSpec } from '../runtime/spec.js';
 import type { Process } from '../runtime/spec.js';
@@ -31,6 +33,10 @@ commands:
   exec [--cwd DIR] [--env K=V]... [--user UID[:GID]] [--process FILE] [--detach] [--pid-file FILE] ID [ARGS...]
   list [--quiet] [--format table|json]                   list containers
   ps [--format table|json] ID                            list the container's host pids
+  pause ID / resume ID                                   freeze / thaw every process of the container
+  update [-r resources.json|-] [--memory B] [--memory-reservation B] [--memory-swap B] [--cpu-shares N]
+         [--cpu-quota N] [--cpu-period N] [--cpuset-cpus L] [--cpuset-mems L] [--pids-limit N] [--blkio-weight N] ID
+  events [--stats] [--interval 5s] ID                    print cgroup stats (one object with --stats) and OOM events
   features                                               print the OCI features JSON
   spec [--bundle DIR]                                    write a default config.json`;
 
@@ -69,7 +75,7 @@ function splitGlobals(argv: string[]): { globals: GlobalOptions; command: string
     else if (flag === '--log') globals.log = value();
     else if (flag === '--log-format') globals.logFormat = value();
     else if (flag === '--debug' || flag === '--systemd-cgroup=false') continue;
-    else if (flag === '--systemd-cgroup') throw new ConfigError('the systemd cgroup driver needs systemd, which this host does not run', '--systemd-cgroup');
+    else if (flag === '--systemd-cgroup') throw new SystemdCgroupError('--systemd-cgroup', systemdRunning());
     else break;
   }
   return { globals, command: argv[i], rest: argv.slice(i + 1) };
@@ -161,6 +167,24 @@ async function dispatch(command: string | undefined, args: string[], g: GlobalOp
       const pids = await (await Container.load(oneId(positionals, 'ps'), { root })).pids();
       process.stdout.write(values.format === 'json' ? `${JSON.stringify(pids)}\n` : table([['PID'], ...pids.map((p) => [String(p)])]));
       return 0;
+    }
+    case 'pause':
+    case 'resume': {
+      const { positionals } = parse(args, {});
+      const c = await Container.load(oneId(positionals, command), { root });
+      await (command === 'pause' ? c.pause() : c.resume());
+      return 0;
+    }
+    case 'update': {
+      const { values, positionals } = parse(args, UPDATE_OPTIONS);
+      const c = await Container.load(oneId(positionals, 'update'), { root });
+      await c.update(await updateResources(values));
+      return 0;
+    }
+    case 'events': {
+      const { values, positionals } = parse(args, { stats: { type: 'boolean' }, interval: { type: 'string' } });
+      const c = await Container.load(oneId(positionals, 'events'), { root });
+      return eventsCommand(c, { stats: Boolean(values.stats), interval: values.interval as string | undefined });
     }
     case 'features':
       parse(args, {});

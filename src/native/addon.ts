@@ -74,6 +74,12 @@ export interface BerthAddon {
   flock(fd: number, exclusive: boolean, nonblocking: boolean): void;
   /** ioctl(NS_GET_NSTYPE): the CLONE_NEW* type of a namespace fd. */
   nsType(fd: number): number;
+  /** Loads a BPF_PROG_TYPE_CGROUP_DEVICE program and attaches it to a cgroup v2 directory, replacing the earlier one. */
+  attachDeviceFilter(dir: string, insns: Buffer, license: string): void;
+  /** Number of BPF_CGROUP_DEVICE programs attached to a cgroup v2 directory. */
+  queryDeviceFilters(dir: string): number;
+  /** eventfd(2) with EFD_CLOEXEC | EFD_NONBLOCK. */
+  eventfd(initval: number): number;
 }
 
 const require = createRequire(import.meta.url);

@@ -189,3 +189,24 @@ export function flock(fd: number, exclusive: boolean, nonblocking: boolean): voi
 export function nsType(fd: number): number {
   return native(() => addon().nsType(fd));
 }
+
+/** Loads a cgroup device eBPF program (encoded instructions) and attaches it to the cgroup v2 directory `dir`, replacing the program berth attached before; the verifier's log rides on a load error's message. */
+export function attachDeviceFilter(dir: string, insns: Uint8Array, license = 'Apache'): void {
+  const buf = Buffer.isBuffer(insns) ? insns : Buffer.from(insns.buffer, insns.byteOffset, insns.byteLength);
+  native(() => addon().attachDeviceFilter(dir, buf, license));
+}
+
+/** How many device eBPF programs are attached to the cgroup v2 directory `dir`. */
+export function queryDeviceFilters(dir: string): number {
+  return native(() => addon().queryDeviceFilters(dir));
+}
+
+/** Creates an eventfd (CLOEXEC, non-blocking) with counter `initval`; read it with fs.readSync (8 bytes) once readable. */
+export function eventfd(initval = 0): number {
+  return native(() => addon().eventfd(initval));
+}
+
+/** Calls back once when `fd` polls readable (the same libuv poll as {@link watchExit}, without reaping); starts unref'ed. */
+export function watchReadable(fd: number, callback: (err: NativeError | null) => void): ExitWatchHandle {
+  return native(() => addon().watchExit(fd, false, (err) => callback(err === null ? null : (toNativeError(err) as NativeError))));
+}

@@ -6,21 +6,23 @@
  */
 import { promises as fs, constants as fsc } from 'node:fs';
 import path from 'node:path';
+import { Cgroup, type CgroupStats } from '../cgroups/index.js';
 import { BerthError, ConfigError, ContainerStateError } from '../errors.js';
 import * as native from '../native/index.js';
+import { createContainerCgroup, execOomProbe, OomTracker, planContainerCgroup, withResources } from './container-cgroup.js';
 import { runHooks } from './hooks.js';
 import { launch, type Launched } from './launch.js';
 import { compileSeccomp } from './seccomp/compile.js';
 import { buildExecConfig, buildInitConfig, type RlimitPolicy } from './plan.js';
 import { ContainerProcess, signalNumber, type ExitResult, type SignalLike } from './process.js';
 import { isSameLiveProcess, pidsInNamespace, readStartTime } from './proc.js';
-import type { Process, Spec, State } from './spec.js';
+import type { LinuxResources, Process, Spec, State } from './spec.js';
 import { StateStore, type ContainerRecord } from './state-store.js';
 import { prepareStdio, type StdioOption } from './stdio.js';
 import { validateSpec } from './validate.js';
 
 /** Container lifecycle states (OCI `status`). */
-export type ContainerStatus = 'created' | 'running' | 'stopped';
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'stopped';
 
 /** Options of {@link Container.create}. */
 export interface CreateOptions {
@@ -72,6 +74,8 @@ export class Container {
   private record: ContainerRecord;
   private init: ContainerProcess | null;
   private launched: Launched | null;
+  private cg: Cgroup | null | undefined;
+  private oom: OomTracker | null = null;
 
   private constructor(store: StateStore, record: ContainerRecord, init: ContainerProcess | null, launched: Launched | null) {
     this.id = record.id;
@@ -92,30 +96,37 @@ export class Container {
     const spec = validateSpec(options.spec ?? (await readBundleConfig(bundle)));
     const rootfs = path.resolve(bundle, spec.root!.path);
     await checkRootfs(rootfs);
+    const cgroupPlan = planContainerCgroup(spec, options.id);
     const dir = await store.reserve(options.id);
     const stdio = prepareStdio(options.stdio);
+    let cgroup: Cgroup | null = null;
     try {
       const fifo = store.fifoPath(options.id);
       native.mkfifo(fifo, 0o600);
       const state: State = { ociVersion: spec.ociVersion, id: options.id, status: 'creating', bundle, annotations: spec.annotations ?? {} };
+      cgroup = await createContainerCgroup(cgroupPlan);
       const { payload } = buildInitConfig(spec, {
         rootfsPath: rootfs,
         bundlePath: bundle,
         startFifo: fifo,
         stdioTargets: stdio.targets,
-        cgroupProcs: [],
+        cgroupProcs: cgroup.procsFiles,
         noPivot: options.noPivot ?? false,
         rlimitPolicy: options.rlimits ?? 'strict',
       });
       const launched = await launch(payload, stdio.fds, { id: options.id, rootfs });
       stdio.release();
-      const init = new ContainerProcess(stdio.streams, Promise.resolve(launched));
+      const oom = new OomTracker(cgroup);
+      const init = new ContainerProcess(stdio.streams, Promise.resolve(launched), oom.probeInit);
       const record: ContainerRecord = {
         id: options.id, bundle, rootfs, pid: launched.pid,
         pidStartTime: readStartTime(launched.pid) ?? '', created: new Date().toISOString(), config: spec,
+        cgroup: cgroup.paths,
       };
       await store.write(record);
       const container = new Container(store, record, init, launched);
+      container.cg = cgroup;
+      container.oom = oom;
       try {
         await runHooks('prestart', spec.hooks?.prestart, { ...state, status: 'created', pid: launched.pid });
         await runHooks('createRuntime', spec.hooks?.createRuntime, { ...state, status: 'created', pid: launched.pid });
@@ -127,6 +138,10 @@ export class Container {
       return container;
     } catch (err) {
       stdio.abort();
+      if (cgroup) {
+        const cg = cgroup;
+        await cg.killAll().then(() => cg.destroy()).catch(() => undefined);
+      }
       await fs.rm(dir, { recursive: true, force: true });
       throw err;
     }
@@ -180,6 +195,7 @@ export class Container {
   /** Current status, read from the kernel and the state directory. */
   async status(): Promise<ContainerStatus> {
     if (!isSameLiveProcess(this.record.pid, this.record.pidStartTime)) return 'stopped';
+    if (this.cgroup && (await this.cgroup.freezerState().catch(() => 'undefined')) === 'frozen') return 'paused';
     try {
       await fs.access(this.store.fifoPath(this.id));
       return 'created';
@@ -237,7 +253,8 @@ export class Container {
   /** Waits for the init to exit. For a loaded container the exit code is not knowable (it is not our child): `exitCode` is null. */
   async wait(): Promise<ExitResult> {
     if (this.init) return this.init.wait();
-    if (!isSameLiveProcess(this.record.pid, this.record.pidStartTime)) return { exitCode: null, signal: null, oomKilled: false };
+    const oomKilled = async (): Promise<boolean> => (this.cgroup ? (await this.cgroup.oomKillCount().catch(() => 0)) > 0 : false);
+    if (!isSameLiveProcess(this.record.pid, this.record.pidStartTime)) return { exitCode: null, signal: null, oomKilled: await oomKilled() };
     const pidfd = native.pidfdOpen(this.record.pid);
     try {
       const watch = native.watchProcessExit(pidfd, false);
@@ -246,7 +263,7 @@ export class Container {
     } finally {
       native.closeFd(pidfd);
     }
-    return { exitCode: null, signal: null, oomKilled: false };
+    return { exitCode: null, signal: null, oomKilled: await oomKilled() };
   }
 
   /** Sends a signal (default SIGTERM) to the init; with `all`, to every process in the container's pid namespace. */
@@ -271,15 +288,66 @@ export class Container {
         native.closeFd(pidfd);
       }
     }
+    if (signo === 9 && status === 'paused') await this.cgroup?.thaw();
   }
 
-  /** Host pids of the container's processes (those in its pid namespace; the init alone without one). */
+  /** Host pids of the container's processes: those in its cgroup (else those in its pid namespace; the init alone without one). */
   async pids(): Promise<number[]> {
+    if (this.cgroup && (await this.cgroup.exists())) return this.cgroup.pids();
     if (!isSameLiveProcess(this.record.pid, this.record.pidStartTime)) return [];
     const ownsPidNs = (this.record.config.linux?.namespaces ?? []).some((ns) => ns.type === 'pid');
     if (!ownsPidNs) return [this.record.pid];
     const link = await fs.readlink(`/proc/${this.record.pid}/ns/pid`);
     return pidsInNamespace(link);
+  }
+
+  /** The container's cgroup (null for a container recorded before berth had cgroups). */
+  get cgroup(): Cgroup | null {
+    if (this.cg === undefined) this.cg = this.record.cgroup ? Cgroup.fromPaths(this.record.cgroup) : null;
+    return this.cg;
+  }
+
+  private requireCgroup(stage: string): Cgroup {
+    const cg = this.cgroup;
+    if (!cg) throw new ContainerStateError(`container ${this.id} has no cgroup recorded`, { code: 'ENOTSUP', stage });
+    return cg;
+  }
+
+  /** Freezes every process of the container (cgroup freezer); `state()` then reports `paused`. */
+  async pause(): Promise<void> {
+    await this.assertExists('pause');
+    const status = await this.status();
+    if (status !== 'running' && status !== 'created') {
+      throw new ContainerStateError(`container ${this.id} cannot be paused: it is ${status}`, { code: 'EINVAL', stage: 'pause' });
+    }
+    await this.requireCgroup('pause').freeze();
+  }
+
+  /** Thaws a paused container. */
+  async resume(): Promise<void> {
+    await this.assertExists('resume');
+    const status = await this.status();
+    if (status !== 'paused') {
+      throw new ContainerStateError(`container ${this.id} is not paused: it is ${status}`, { code: 'EINVAL', stage: 'resume' });
+    }
+    await this.requireCgroup('resume').thaw();
+  }
+
+  /** CPU, memory, pids, block I/O and hugetlb statistics of the container's cgroup. */
+  async stats(): Promise<CgroupStats> {
+    await this.assertExists('stats');
+    return this.requireCgroup('stats').stats();
+  }
+
+  /** Changes the resources of a live container (fields left out stay); the recorded config follows. */
+  async update(resources: LinuxResources): Promise<void> {
+    await this.assertExists('update');
+    if ((await this.status()) === 'stopped') {
+      throw new ContainerStateError(`container ${this.id} is stopped: cannot update`, { code: 'ESRCH', stage: 'update' });
+    }
+    await this.requireCgroup('update').apply(resources, { field: 'resources' });
+    this.record = { ...this.record, config: withResources(this.record.config, resources) };
+    await this.store.write(this.record);
   }
 
   /**
@@ -291,17 +359,20 @@ export class Container {
       throw new ConfigError('must name a program to run', 'args');
     }
     const stdio = prepareStdio(options.stdio);
+    let oomBefore = 0;
     const spawning = (async (): Promise<Launched> => {
       try {
         await this.assertExists('exec');
-        if ((await this.status()) === 'stopped') {
-          throw new ContainerStateError(`container ${this.id} is stopped: cannot exec`, { code: 'ESRCH', stage: 'exec' });
+        const status = await this.status();
+        if (status === 'stopped' || status === 'paused') {
+          throw new ContainerStateError(`container ${this.id} is ${status}: cannot exec`, { code: status === 'stopped' ? 'ESRCH' : 'EBUSY', stage: 'exec' });
         }
+        oomBefore = this.cgroup ? await this.cgroup.oomKillCount().catch(() => 0) : 0;
         const { payload } = buildExecConfig(this.execProcess(options), {
           initPid: this.record.pid,
           namespaces: (this.record.config.linux?.namespaces ?? []).map((ns) => ns.type),
           stdioTargets: stdio.targets,
-          cgroupProcs: [],
+          cgroupProcs: this.cgroup?.procsFiles ?? [],
           seccomp: compileSeccomp(this.record.config.linux?.seccomp),
         });
         const launched = await launch(payload, stdio.fds, { id: this.id });
@@ -312,7 +383,7 @@ export class Container {
         throw err;
       }
     })();
-    return new ContainerProcess(stdio.streams, spawning);
+    return new ContainerProcess(stdio.streams, spawning, execOomProbe(this.cgroup, () => oomBefore));
   }
 
   /** The OCI process of an exec: the container's own, overridden by the options. */
@@ -341,13 +412,20 @@ export class Container {
           code: 'EBUSY', stage: 'delete',
         });
       }
-      await this.kill('SIGKILL', { all: true }).catch(() => undefined);
+      if (this.cgroup) await this.cgroup.killAll().catch(() => this.kill('SIGKILL', { all: true })).catch(() => undefined);
+      else await this.kill('SIGKILL', { all: true }).catch(() => undefined);
       await this.wait();
     } else if (this.init) {
       await this.init.wait();
     }
     this.launched?.detach();
     this.launched = null;
+    this.oom?.close();
+    if (this.cgroup) {
+      // Processes outside a pid namespace of its own outlive the init: kill them, then remove the cgroup.
+      await this.cgroup.killAll().catch(() => undefined);
+      await this.cgroup.destroy();
+    }
     const state: State = {
       ociVersion: this.record.config.ociVersion, id: this.id, status: 'stopped',
       bundle: this.record.bundle, annotations: this.record.config.annotations ?? {},

@@ -49,7 +49,7 @@ export function features(): Features {
     linux: {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts'],
       capabilities: CAPABILITY_NAMES,
-      cgroup: { v1: false, v2: false, systemd: false, systemdUser: false },
+      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false },
       seccomp: {
         enabled: true,
         actions: [...ACTION_NAMES],

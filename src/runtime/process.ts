@@ -7,7 +7,7 @@ import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { ContainerStateError } from '../errors.js';
 import * as native from '../native/index.js';
-import type { ProcessExitWatch } from '../native/index.js';
+import type { ExitStatus, ProcessExitWatch } from '../native/index.js';
 import type { StdioStreams } from './stdio.js';
 
 /** How a container process ended. */
@@ -71,7 +71,7 @@ export class ContainerProcess implements PromiseLike<ExitResult> {
   private exited = false;
 
   /** @internal Built by Container; not for direct use. */
-  constructor(streams: StdioStreams, spawning: Promise<SpawnedProcess>) {
+  constructor(streams: StdioStreams, spawning: Promise<SpawnedProcess>, oomProbe?: (status: ExitStatus) => Promise<boolean>) {
     this.stdin = streams.stdin;
     this.stdout = streams.stdout;
     this.stderr = streams.stderr;
@@ -86,7 +86,7 @@ export class ContainerProcess implements PromiseLike<ExitResult> {
       return {
         exitCode: status.exitCode ?? (signo !== undefined ? 128 + signo : null),
         signal: status.signal,
-        oomKilled: false,
+        oomKilled: oomProbe ? await oomProbe(status).catch(() => false) : false,
       };
     });
     this.childReady.catch(() => undefined);

@@ -16,6 +16,7 @@ import {
   DEFAULT_READONLY_PATHS,
   DEFAULT_RLIMITS,
 } from './defaults.js';
+import type { LinuxResources } from '../cgroups/resources.js';
 import { hostCgroupLayout } from './host-facts.js';
 
 /** The spec version berth writes and understands best. */
@@ -159,7 +160,7 @@ export interface Linux {
   gidMappings?: LinuxIDMapping[];
   /** Kernel parameters, `net.ipv4.ip_forward` → `1`. */
   sysctl?: Record<string, string>;
-  /** Cgroup resource limits (typed loosely until the cgroups layer lands). */
+  /** Cgroup resource limits. */
   resources?: LinuxResources;
   /** Cgroup path. */
   cgroupsPath?: string;
@@ -237,43 +238,8 @@ export interface LinuxDevice {
   gid?: number;
 }
 
-/** A device cgroup rule. */
-export interface LinuxDeviceCgroup {
-  /** Allow or deny. */
-  allow: boolean;
-  /** `a`, `c` or `b`. */
-  type?: string;
-  /** Major number; absent: all. */
-  major?: number;
-  /** Minor number; absent: all. */
-  minor?: number;
-  /** Any of `r`, `w`, `m`. */
-  access?: string;
-}
-
-/** Cgroup resources; loosely typed until the cgroups layer defines them fully. */
-export interface LinuxResources {
-  /** Device access rules. */
-  devices?: LinuxDeviceCgroup[];
-  /** Memory limits. */
-  memory?: Record<string, unknown>;
-  /** CPU limits. */
-  cpu?: Record<string, unknown>;
-  /** Pids limit. */
-  pids?: { limit: number };
-  /** Block I/O limits. */
-  blockIO?: Record<string, unknown>;
-  /** Hugepage limits. */
-  hugepageLimits?: Array<{ pageSize: string; limit: number }>;
-  /** Network class and priorities. */
-  network?: Record<string, unknown>;
-  /** RDMA limits. */
-  rdma?: Record<string, unknown>;
-  /** Raw cgroup v2 files. */
-  unified?: Record<string, string>;
-  /** Anything else. */
-  [key: string]: unknown;
-}
+/** Device cgroup rules and cgroup resources: typed by the cgroups layer. */
+export type { LinuxDeviceCgroup, LinuxResources } from '../cgroups/resources.js';
 
 /** Capability names (`CAP_KILL`, ...) for each of the five sets. */
 export interface LinuxCapabilities {

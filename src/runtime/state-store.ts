@@ -7,6 +7,7 @@
 import { promises as fs, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, ContainerStateError } from '../errors.js';
+import type { CgroupPaths } from '../cgroups/paths.js';
 import type { Spec } from './spec.js';
 
 /** Default state root, like runc's /run/runc. */
@@ -28,6 +29,8 @@ export interface ContainerRecord {
   created: string;
   /** The validated config the container was created from. */
   config: Spec;
+  /** The container's cgroup directories (absent in records written before cgroups). */
+  cgroup?: CgroupPaths;
 }
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,1023}$/;
