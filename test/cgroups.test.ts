@@ -245,6 +245,23 @@ describe('devices', () => {
     expect(allowed.stdout).toBe('fuse-open\n1\n');
   });
 
+  it('v1 list keeps the listed order: the spec\'s rules first, then the defaults', async () => {
+    const rules = [
+      { allow: false, access: 'rwm' },
+      { allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' },
+      { allow: true, type: 'b', major: 8, minor: 0, access: 'rw' },
+      { allow: true, type: 'b', major: 7, minor: 1, access: 'r' },
+    ];
+    const cg = await Cgroup.create(`/${tag}/dev-order`, { mode: 'v1', resources: { devices: rules } });
+    try {
+      const list = (await fs.readFile(path.join(cg.paths.v1!.devices!, 'devices.list'), 'utf8')).trim().split('\n');
+      expect(list.slice(0, 3)).toEqual(['c 10:229 rwm', 'b 8:0 rw', 'b 7:1 r']);
+    } finally {
+      await cg.destroy();
+      await fs.rmdir(path.dirname(cg.paths.v1!.devices!)).catch(() => undefined);
+    }
+  });
+
   it('v1 list on a bare cgroup: deny-all then allow /dev/null', async () => {
     const cg = await Cgroup.create(`/${tag}/dev-v1`, { mode: 'v1', resources: { devices: [{ allow: false }, { allow: true, type: 'c', major: 1, minor: 3, access: 'rw' }] } });
     try {

@@ -151,7 +151,8 @@ export class DeviceEmulator {
 
   /**
    * The rules that turn a cgroup in this state into `target`, in order: a reset (`a *:* rwm`)
-   * when the default changes or this is a deny list, then the exceptions dropped, then those gained.
+   * when the default changes or this is a deny list, then the exceptions dropped, then those
+   * gained in the order they were first given.
    */
   transition(target: DeviceEmulator): DeviceRule[] {
     const out: DeviceRule[] = [];
@@ -164,7 +165,9 @@ export class DeviceEmulator {
       const dropped = difference(r.access, target.rules.get(metaKey(r.type, r.major, r.minor))?.access ?? '');
       if (dropped !== '') out.push({ allow: target.defaultAllow, type: r.type, major: r.major, minor: r.minor, access: dropped });
     }
-    for (const r of target.entries()) {
+    // In the order the rules were given: the spec's own rules come first (the OCI spec asks
+    // for the listed order, and the validation suite reads it back from devices.list).
+    for (const r of target.rules.values()) {
       const gained = difference(r.access, old.get(metaKey(r.type, r.major, r.minor))?.access ?? '');
       if (gained !== '') out.push({ allow: !target.defaultAllow, type: r.type, major: r.major, minor: r.minor, access: gained });
     }
