@@ -19,7 +19,7 @@
 // /dev is not a tmpfs in the config, so all three mknod devices into the bundle's rootfs/dev:
 // the warm-up interleaves them so each must cope with nodes the others left (EEXIST).
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import v8 from 'node:v8';
@@ -51,6 +51,13 @@ if (!opts.inner) {
   child.on('exit', (code) => process.exit(code ?? 1));
 } else {
   await main();
+}
+
+/** When berth's dist/ was last compiled (others rebuild it while benchmarks run). */
+function distBuilt() {
+  const dist = fileURLToPath(new URL('../dist/', import.meta.url));
+  const files = readdirSync(dist, { recursive: true }).filter((f) => f.endsWith('.js'));
+  return new Date(Math.max(...files.map((f) => statSync(path.join(dist, f)).mtimeMs))).toISOString();
 }
 
 async function main() {
@@ -146,9 +153,14 @@ async function main() {
     };
     const memory = {};
     log('memory of created containers');
+    let berthCgroups = 0; // hierarchies in which berth's init is in another cgroup than this process
     if (!failures.berth) {
       const held = {};
       memory.berth = await memoryOf(async (id) => (held[id] = await berthCreate(id)).pid, (id) => held[id].delete({ force: true }));
+      const probe = await berthCreate('cgroup-probe');
+      const own = new Set(readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n'));
+      berthCgroups = readFileSync(`/proc/${probe.pid}/cgroup`, 'utf8').trim().split('\n').filter((l) => !own.has(l)).length;
+      await probe.delete({ force: true });
     }
     for (const name of ['runc', 'crun']) {
       if (!impls[name]) continue;
@@ -190,7 +202,7 @@ async function main() {
       log(`node RSS over ${rssRuns} runs`);
       await settle();
       const newSpace = () => v8.getHeapSpaceStatistics().find((sp) => sp.space_name === 'new_space').space_size / 2 ** 20;
-      const rss0 = process.memoryUsage().rss; const heap0 = process.memoryUsage().heapUsed; const fd0 = fds(); const new0 = newSpace();
+      const m0 = process.memoryUsage(); const fd0 = fds(); const new0 = newSpace();
       for (let i = 0; i < rssRuns; i++) {
         await berthOnce();
         if ((i + 1) % Math.ceil(rssRuns / 4) === 0) { global.gc(); nodeRss.checkpointsMiB.push(+(process.memoryUsage().rss / 2 ** 20).toFixed(1)); }
@@ -198,8 +210,9 @@ async function main() {
       await settle();
       const m = process.memoryUsage();
       Object.assign(nodeRss, {
-        beforeMiB: rss0 / 2 ** 20, afterMiB: m.rss / 2 ** 20, growthMiB: (m.rss - rss0) / 2 ** 20,
-        heapGrowthMiB: (m.heapUsed - heap0) / 2 ** 20, openFdsBefore: fd0, openFdsAfter: fds(),
+        beforeMiB: m0.rss / 2 ** 20, afterMiB: m.rss / 2 ** 20, growthMiB: (m.rss - m0.rss) / 2 ** 20,
+        heapUsedGrowthMiB: (m.heapUsed - m0.heapUsed) / 2 ** 20, heapTotalGrowthMiB: (m.heapTotal - m0.heapTotal) / 2 ** 20,
+        openFdsBefore: fd0, openFdsAfter: fds(),
         v8NewSpaceMiB: [new0, newSpace()], // V8 grows its young generation with allocation rate: RSS, not a leak
       });
     }
@@ -210,13 +223,14 @@ async function main() {
       sequential: summary.berth.sequentialMedianMs / summary[k].sequentialMedianMs,
       parallel: summary.berth.parallelBatchMs / summary[k].parallelBatchMs,
     }]));
-    notes.push('berth creates no cgroup yet; runc and crun create and remove one per container in each v1 hierarchy; "crun, no cgroup" runs crun --cgroup-manager=disabled');
+    notes.push(`cgroups: berth ${berthCgroups ? `puts each container in a cgroup of its own (${berthCgroups} hierarchies)` : 'sets up no cgroup'}; `
+      + 'runc and crun create and remove one per container in each v1 hierarchy; "crun, no cgroup" runs crun --cgroup-manager=disabled');
     const report = {
-      date: new Date().toISOString(), loadavg1m: [loadAtStart, os.loadavg()[0]], host: `${os.cpus().length} cpus, Linux ${os.release()}, Node ${process.version}`,
+      date: new Date().toISOString(), berthBuilt: distBuilt(), loadavg1m: [loadAtStart, os.loadavg()[0]], host: `${os.cpus().length} cpus, Linux ${os.release()}, Node ${process.version}`,
       runs, parallel, rounds, peers, summary, ratios, failures, memory, nodeRss, notes,
     };
     const f = (x, d = 1) => x.toFixed(d);
-    const out = [`\n${report.host}; ${peers.runc ?? 'no runc'}; ${peers.crun ?? 'no crun'}; median of ${rounds} rounds; load average ${report.loadavg1m.map((x) => f(x, 2)).join(' → ')}`,
+    const out = [`\n${report.host}; ${peers.runc ?? 'no runc'}; ${peers.crun ?? 'no crun'}; berth built ${report.berthBuilt}; median of ${rounds} rounds; load average ${report.loadavg1m.map((x) => f(x, 2)).join(' → ')}`,
       `\n| runtime | one run, median (ms) [round range] | ${parallel} at once, batch (ms) [range] | berth ÷ it, one run | berth ÷ it, batch |`,
       '|---|---|---|---|---|'];
     for (const [name, s] of Object.entries(summary)) {
@@ -225,7 +239,7 @@ async function main() {
     }
     out.push(`\nCreated, not started (KiB per container: mean of ${memCount}, median of 3 batches):\n`, '| runtime | init Pss | init Rss | kernel: Δ(Slab+KernelStack+PageTables+Percpu) | total (Pss + kernel) |', '|---|---|---|---|---|');
     for (const [name, m] of Object.entries(memory)) out.push(`| ${name} | ${f(m.initPssKiB, 0)} | ${f(m.initRssKiB, 0)} | ${f(m.kernelKiB, 0)} | ${f(m.totalKiB, 0)} |`);
-    if (nodeRss.beforeMiB) out.push(`\nNode RSS over ${rssRuns} berth runs: ${f(nodeRss.beforeMiB)} → ${f(nodeRss.afterMiB)} MiB (${nodeRss.growthMiB >= 0 ? '+' : ''}${f(nodeRss.growthMiB, 2)} MiB; checkpoints ${nodeRss.checkpointsMiB.join(', ')}; heapUsed ${f(nodeRss.heapGrowthMiB, 2)} MiB; V8 new space ${nodeRss.v8NewSpaceMiB.join(' → ')} MiB; fds ${nodeRss.openFdsBefore} → ${nodeRss.openFdsAfter})`);
+    if (nodeRss.beforeMiB) out.push(`\nNode RSS over ${rssRuns} berth runs: ${f(nodeRss.beforeMiB)} → ${f(nodeRss.afterMiB)} MiB (${nodeRss.growthMiB >= 0 ? '+' : ''}${f(nodeRss.growthMiB, 2)} MiB; checkpoints ${nodeRss.checkpointsMiB.join(', ')}; V8 heapUsed ${f(nodeRss.heapUsedGrowthMiB, 2)}, heapTotal ${f(nodeRss.heapTotalGrowthMiB, 2)} MiB; new space ${nodeRss.v8NewSpaceMiB.join(' → ')} MiB; fds ${nodeRss.openFdsBefore} → ${nodeRss.openFdsAfter})`);
     for (const [name, msg] of Object.entries(failures)) out.push(`\nFAILED ${name}: ${msg}`);
     for (const note of notes) out.push(`\nNote: ${note}`);
     console.log(out.join('\n'));

@@ -27,3 +27,7 @@ export { compileSeccomp, encodeSeccomp } from './runtime/seccomp/compile.js';
 export type { CompiledSeccomp } from './runtime/seccomp/compile.js';
 export { DEFAULT_STATE_ROOT } from './runtime/state-store.js';
 export { createBusyboxRootfs, findStaticBusybox } from './util/busybox-rootfs.js';
+export type { SockFilter } from './runtime/seccomp/bpf.js';
+export type { RlimitPolicy } from './runtime/rlimits.js';
+export type { ValidateOptions } from './runtime/validate.js';
+export type { CgroupFeatures, LinuxFeatures, SeccompFeatures, Toggle } from './runtime/features.js';

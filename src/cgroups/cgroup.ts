@@ -23,7 +23,7 @@ import { normalizeCgroupPath, resolveCgroupPaths, type CgroupPaths } from './pat
 import { signalNumberOf } from './signals.js';
 import type { CgroupStats } from './stats.js';
 import { SystemdManager } from './systemd.js';
-import { validateResources, type Resources, type ValidateOptions } from './validate.js';
+import { validateResources, type Resources, type ResourceValidateOptions } from './validate.js';
 import type { LinuxResources } from './resources.js';
 
 /** The cgroup drivers: `cgroupfs` (berth's own, the default) or `systemd` (refused: no systemd here). */
@@ -132,7 +132,7 @@ export class Cgroup {
   }
 
   /** Validates and applies resources (an update: fields left out stay as they are). */
-  async apply(resources: LinuxResources | Resources, options: Pick<ValidateOptions, 'field'> = {}): Promise<void> {
+  async apply(resources: LinuxResources | Resources, options: Pick<ResourceValidateOptions, 'field'> = {}): Promise<void> {
     await this.manager.set(validateResources(resources, options), options.field);
   }
 

@@ -24,4 +24,4 @@ export { toRuncStats } from './stats.js';
 export type * from './stats.js';
 export { SystemdManager, systemdRunning } from './systemd.js';
 export { validateDeviceRules, validateResources } from './validate.js';
-export type { DeviceRule, Resources, ValidateOptions } from './validate.js';
+export type { DeviceRule, Resources, ResourceValidateOptions } from './validate.js';

@@ -249,7 +249,7 @@ function unified(v: unknown, field: string): Record<string, string> {
 }
 
 /** Options of {@link validateResources}. */
-export interface ValidateOptions {
+export interface ResourceValidateOptions {
   /** Field prefix for errors (default `linux.resources`). */
   field?: string;
   /** Host CPUs, nodes and page sizes (default: read from /sys). */
@@ -257,7 +257,7 @@ export interface ValidateOptions {
 }
 
 /** Validates an OCI `linux.resources` object; throws a ConfigError naming the first bad field. */
-export function validateResources(v: unknown, options: ValidateOptions = {}): Resources {
+export function validateResources(v: unknown, options: ResourceValidateOptions = {}): Resources {
   const field = options.field ?? 'linux.resources';
   if (v === undefined || v === null) return {};
   const r = obj(v, field);

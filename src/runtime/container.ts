@@ -16,7 +16,7 @@ import { compileSeccomp } from './seccomp/compile.js';
 import { buildExecConfig, buildInitConfig, type RlimitPolicy } from './plan.js';
 import { ContainerProcess, signalNumber, type ExitResult, type SignalLike } from './process.js';
 import { isSameLiveProcess, pidsInNamespace, readStartTime } from './proc.js';
-import type { LinuxResources, Process, Spec, State } from './spec.js';
+import type { LinuxResources, Process, Spec, State, User } from './spec.js';
 import { StateStore, type ContainerRecord } from './state-store.js';
 import { prepareStdio, type StdioOption } from './stdio.js';
 import { validateSpec } from './validate.js';
@@ -53,7 +53,7 @@ export interface ExecOptions {
   /** Working directory inside the container (default: the container's cwd). */
   cwd?: string;
   /** User to run as (default: the container's user). */
-  user?: { uid: number; gid: number; additionalGids?: number[] };
+  user?: User;
   /** Stdio (default `ignore`). */
   stdio?: StdioOption;
   /** A whole OCI `process` object; `args`/`env`/`cwd`/`user` above override its fields. */

@@ -8,6 +8,56 @@ import { ACTION_NAMES, FLAG_NAMES } from './seccomp/actions.js';
 import { ARCH_NAMES } from './seccomp/arch.js';
 import { OPERATOR_NAMES } from './seccomp/conditions.js';
 
+/** A feature that is either there or not. */
+export interface Toggle {
+  /** Whether berth supports it. */
+  enabled: boolean;
+}
+
+/** Which cgroup drivers and versions berth manages. */
+export interface CgroupFeatures {
+  /** cgroup v1 hierarchies. */
+  v1: boolean;
+  /** The cgroup v2 unified hierarchy. */
+  v2: boolean;
+  /** The systemd driver (needs systemd). */
+  systemd: boolean;
+  /** The systemd user-session driver. */
+  systemdUser: boolean;
+}
+
+/** What berth's seccomp support understands. */
+export interface SeccompFeatures extends Toggle {
+  /** SCMP_ACT_* actions. */
+  actions: string[];
+  /** SCMP_CMP_* operators. */
+  operators: string[];
+  /** SCMP_ARCH_* architectures. */
+  archs: string[];
+  /** SECCOMP_FILTER_FLAG_* flags it recognises. */
+  knownFlags: string[];
+  /** The flags it can apply. */
+  supportedFlags: string[];
+}
+
+/** The Linux part of the features document. */
+export interface LinuxFeatures {
+  /** Namespace kinds. */
+  namespaces: string[];
+  /** Capability names. */
+  capabilities: string[];
+  /** Cgroup support. */
+  cgroup: CgroupFeatures;
+  /** Seccomp support. */
+  seccomp: SeccompFeatures;
+  /** AppArmor profiles (not applied by berth). */
+  apparmor: Toggle;
+  /** SELinux labels (not applied by berth). */
+  selinux: Toggle;
+  /** Intel RDT (not supported). */
+  intelRdt: Toggle;
+}
+
 /** The OCI features structure (runtime-spec features.md), as berth fills it. */
 export interface Features {
   /** Oldest spec version accepted. */
@@ -19,22 +69,7 @@ export interface Features {
   /** Mount options understood. */
   mountOptions: string[];
   /** Linux-specific features. */
-  linux: {
-    namespaces: string[];
-    capabilities: string[];
-    cgroup: { v1: boolean; v2: boolean; systemd: boolean; systemdUser: boolean };
-    seccomp: {
-      enabled: boolean;
-      actions: string[];
-      operators: string[];
-      archs: string[];
-      knownFlags: string[];
-      supportedFlags: string[];
-    };
-    apparmor: { enabled: boolean };
-    selinux: { enabled: boolean };
-    intelRdt: { enabled: boolean };
-  };
+  linux: LinuxFeatures;
   /** Implementation details. */
   annotations: Record<string, string>;
 }

@@ -185,7 +185,13 @@ export interface Linux {
   /** Clock offsets of a new time namespace. */
   timeOffsets?: LinuxTimeOffsets;
   /** Network devices to move into the container; not supported yet. */
-  netDevices?: Record<string, { name?: string }>;
+  netDevices?: Record<string, LinuxNetDevice>;
+}
+
+/** A network device moved into the container (`linux.netDevices`; refused by berth for now). */
+export interface LinuxNetDevice {
+  /** Its name inside the container. */
+  name?: string;
 }
 
 /** The kinds of Linux namespaces. */
