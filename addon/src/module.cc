@@ -13,6 +13,7 @@ Napi::Object InitBerth(Napi::Env env, Napi::Object exports) {
   berth::RegisterFdOps(env, exports);
   berth::RegisterBpfDevice(env, exports);
   berth::RegisterEventfd(env, exports);
+  berth::RegisterSafeFs(env, exports);
   return exports;
 }
 

@@ -80,6 +80,32 @@ export interface BerthAddon {
   queryDeviceFilters(dir: string): number;
   /** eventfd(2) with EFD_CLOEXEC | EFD_NONBLOCK. */
   eventfd(initval: number): number;
+  /** open(O_PATH|O_DIRECTORY): a root fd for the *In calls. */
+  openRoot(path: string): number;
+  /** openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) relative to a root fd. */
+  openIn(root: number, rel: string, flags: number, mode: number): number;
+  /** mkdirat on the last component, parent resolved in the root. */
+  mkdirIn(root: number, rel: string, mode: number): void;
+  /** symlinkat on the last component, parent resolved in the root. */
+  symlinkIn(root: number, rel: string, target: string): void;
+  /** linkat (no follow), both parents resolved in the root. */
+  linkIn(root: number, rel: string, targetRel: string): void;
+  /** mknodat on the last component, parent resolved in the root. */
+  mknodIn(root: number, rel: string, mode: number, major: number, minor: number): void;
+  /** unlinkat (or rmdir of an empty directory), parent resolved in the root. */
+  unlinkIn(root: number, rel: string): void;
+  /** Recursive removal (or emptying, with keepDir), parent resolved in the root. */
+  rmtreeIn(root: number, rel: string, keepDir: boolean): void;
+  /** fchownat(AT_SYMLINK_NOFOLLOW), parent resolved in the root. */
+  chownIn(root: number, rel: string, uid: number, gid: number): void;
+  /** fchmodat2(AT_SYMLINK_NOFOLLOW), parent resolved in the root. */
+  chmodIn(root: number, rel: string, mode: number): void;
+  /** utimensat(AT_SYMLINK_NOFOLLOW) with seconds as doubles, parent resolved in the root. */
+  utimesIn(root: number, rel: string, atime: number, mtime: number): void;
+  /** setxattrat(AT_SYMLINK_NOFOLLOW), parent resolved in the root. */
+  setxattrIn(root: number, rel: string, name: string, value: Buffer): void;
+  /** getxattr of the object itself (not followed), parent resolved in the root. */
+  getxattrIn(root: number, rel: string, name: string): Buffer;
 }
 
 const require = createRequire(import.meta.url);

@@ -210,3 +210,69 @@ export function eventfd(initval = 0): number {
 export function watchReadable(fd: number, callback: (err: NativeError | null) => void): ExitWatchHandle {
   return native(() => addon().watchExit(fd, false, (err) => callback(err === null ? null : (toNativeError(err) as NativeError))));
 }
+
+/** Opens a directory as a root for the `*In` calls (O_PATH, CLOEXEC); close it with {@link closeFd}. */
+export function openRoot(path: string): number {
+  return native(() => addon().openRoot(path));
+}
+
+/** Opens `rel` resolved inside `root` with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): `..`, absolute paths and symlinks cannot leave it. */
+export function openIn(root: number, rel: string, flags: number, mode = 0o644): number {
+  return native(() => addon().openIn(root, rel, flags, mode));
+}
+
+/** mkdir of `rel` inside `root` (its parent resolved in the root). */
+export function mkdirIn(root: number, rel: string, mode = 0o755): void {
+  native(() => addon().mkdirIn(root, rel, mode));
+}
+
+/** Creates the symlink `rel` → `target` inside `root`; the target is stored as written. */
+export function symlinkIn(root: number, rel: string, target: string): void {
+  native(() => addon().symlinkIn(root, rel, target));
+}
+
+/** Hard-links `rel` to `targetRel`, both resolved inside `root`; a symlink target is linked itself, never followed. */
+export function linkIn(root: number, rel: string, targetRel: string): void {
+  native(() => addon().linkIn(root, rel, targetRel));
+}
+
+/** mknod of `rel` inside `root`; `mode` carries the file type bits (S_IFCHR, S_IFBLK, S_IFIFO). */
+export function mknodIn(root: number, rel: string, mode: number, major = 0, minor = 0): void {
+  native(() => addon().mknodIn(root, rel, mode, major, minor));
+}
+
+/** Removes the non-directory or empty directory `rel` inside `root` (a symlink itself, never its target). */
+export function unlinkIn(root: number, rel: string): void {
+  native(() => addon().unlinkIn(root, rel));
+}
+
+/** Removes `rel` inside `root` and all below it (ENOENT when absent); with `keepDir` a directory is emptied and kept. */
+export function rmtreeIn(root: number, rel: string, keepDir = false): void {
+  native(() => addon().rmtreeIn(root, rel, keepDir));
+}
+
+/** lchown of `rel` inside `root`. */
+export function chownIn(root: number, rel: string, uid: number, gid: number): void {
+  native(() => addon().chownIn(root, rel, uid, gid));
+}
+
+/** chmod of `rel` inside `root`, never through a symlink (a symlink's own mode is left alone). */
+export function chmodIn(root: number, rel: string, mode: number): void {
+  native(() => addon().chmodIn(root, rel, mode));
+}
+
+/** Sets access and modification times (seconds) of `rel` inside `root`, not following a symlink. */
+export function utimesIn(root: number, rel: string, atime: number, mtime: number): void {
+  native(() => addon().utimesIn(root, rel, atime, mtime));
+}
+
+/** Sets the extended attribute `name` of `rel` inside `root` (not following a symlink). */
+export function setxattrIn(root: number, rel: string, name: string, value: Uint8Array): void {
+  const buf = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  native(() => addon().setxattrIn(root, rel, name, buf));
+}
+
+/** Reads the extended attribute `name` of `rel` inside `root` (not following a symlink). */
+export function getxattrIn(root: number, rel: string, name: string): Buffer {
+  return native(() => addon().getxattrIn(root, rel, name));
+}

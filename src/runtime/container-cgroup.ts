@@ -28,7 +28,7 @@ export function planContainerCgroup(spec: Spec, id: string): CgroupPlan {
   const resources = validateResources(spec.linux?.resources ?? {}, { field: 'linux.resources' });
   // Like runc: the spec's rules, then rwm for the spec's device nodes, then the default allowed devices.
   resources.devices = containerDeviceRules(resources.devices ?? [], spec.linux?.devices ?? []);
-  return { path, resources, pruneParents: given === undefined || given === '' ? 1 : 0 };
+  return { path, resources, pruneParents: 0 };
 }
 
 /** Creates the cgroup of a plan and applies its resources (removed again on failure). */

@@ -4,7 +4,7 @@
  * can load and manage it.
  * @module
  */
-import { promises as fs, constants as fsc } from 'node:fs';
+import { promises as fs, accessSync, closeSync, constants as fsc, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { Cgroup, type CgroupStats } from '../cgroups/index.js';
 import { BerthError, ConfigError, ContainerStateError } from '../errors.js';
@@ -197,7 +197,7 @@ export class Container {
     if (!isSameLiveProcess(this.record.pid, this.record.pidStartTime)) return 'stopped';
     if (this.cgroup && (await this.cgroup.freezerState().catch(() => 'undefined')) === 'frozen') return 'paused';
     try {
-      await fs.access(this.store.fifoPath(this.id));
+      accessSync(this.store.fifoPath(this.id));
       return 'created';
     } catch {
       return 'running';
@@ -227,9 +227,9 @@ export class Container {
     }
     const state = await this.state();
     const fifo = this.store.fifoPath(this.id);
-    let handle: fs.FileHandle;
+    let fd: number;
     try {
-      handle = await fs.open(fifo, fsc.O_WRONLY | fsc.O_NONBLOCK);
+      fd = openSync(fifo, fsc.O_WRONLY | fsc.O_NONBLOCK);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       throw new ContainerStateError(`container ${this.id} cannot start: its init is not waiting (${code})`, {
@@ -237,11 +237,11 @@ export class Container {
       });
     }
     try {
-      await handle.write(Buffer.from([0]));
+      writeSync(fd, Buffer.from([0]));
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
-    await fs.unlink(fifo);
+    unlinkSync(fifo);
     if (this.launched) {
       const launched = this.launched;
       this.launched = null;
@@ -436,7 +436,7 @@ export class Container {
 
   private async assertExists(stage: string): Promise<void> {
     try {
-      await fs.access(path.join(this.store.dir(this.id), 'state.json'));
+      accessSync(path.join(this.store.dir(this.id), 'state.json'));
     } catch {
       throw new ContainerStateError(`container ${this.id} does not exist (deleted?)`, { code: 'ENOENT', stage, path: this.store.dir(this.id) });
     }
@@ -464,7 +464,7 @@ async function readBundleConfig(bundle: string): Promise<unknown> {
 async function checkRootfs(rootfs: string): Promise<void> {
   let st;
   try {
-    st = await fs.stat(rootfs);
+    st = statSync(rootfs);
   } catch {
     throw new ConfigError(`rootfs ${rootfs} does not exist`, 'root.path', 'ENOENT');
   }

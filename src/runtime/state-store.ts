@@ -2,9 +2,12 @@
  * The on-disk record of containers under one state root: `<root>/<id>/state.json` plus the
  * container's start fifo. Written atomically (temp file, fsync, rename) so that another
  * process can always load, signal and delete a container it did not create.
+ *
+ * The calls are synchronous: the root is normally on tmpfs (/run), where each one takes
+ * microseconds and a trip through libuv's thread pool costs more than the call.
  * @module
  */
-import { promises as fs, constants as fsc } from 'node:fs';
+import * as fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, ContainerStateError } from '../errors.js';
 import type { CgroupPaths } from '../cgroups/paths.js';
@@ -64,10 +67,10 @@ export class StateStore {
   /** Claims the id by creating its directory; an existing id is a ContainerStateError EEXIST. */
   async reserve(id: string): Promise<string> {
     checkContainerId(id);
-    await fs.mkdir(this.root, { recursive: true, mode: 0o711 });
+    fs.mkdirSync(this.root, { recursive: true, mode: 0o711 });
     const dir = this.dir(id);
     try {
-      await fs.mkdir(dir, { mode: 0o711 });
+      fs.mkdirSync(dir, { mode: 0o711 });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
         throw new ContainerStateError(`container ${id} already exists in ${this.root}`, {
@@ -83,14 +86,14 @@ export class StateStore {
   async write(record: ContainerRecord): Promise<void> {
     const file = path.join(this.dir(record.id), 'state.json');
     const tmp = `${file}.${process.pid}.tmp`;
-    const handle = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC, 0o600);
+    const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
     try {
-      await handle.writeFile(JSON.stringify(record));
-      await handle.sync();
+      fs.writeFileSync(fd, JSON.stringify(record));
+      fs.fsyncSync(fd);
     } finally {
-      await handle.close();
+      fs.closeSync(fd);
     }
-    await fs.rename(tmp, file);
+    fs.renameSync(tmp, file);
   }
 
   /** Reads a record; a missing container is a ContainerStateError ENOENT. */
@@ -99,7 +102,7 @@ export class StateStore {
     const file = path.join(this.dir(id), 'state.json');
     let text: string;
     try {
-      text = await fs.readFile(file, 'utf8');
+      text = fs.readFileSync(file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new ContainerStateError(`container ${id} does not exist in ${this.root}`, {
@@ -114,7 +117,7 @@ export class StateStore {
   /** Ids of every container directory under the root. */
   async ids(): Promise<string[]> {
     try {
-      const entries = await fs.readdir(this.root, { withFileTypes: true });
+      const entries = fs.readdirSync(this.root, { withFileTypes: true });
       return entries.filter((e) => e.isDirectory() && ID_PATTERN.test(e.name)).map((e) => e.name).sort();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
@@ -124,6 +127,6 @@ export class StateStore {
 
   /** Removes a container's state directory (missing is fine). */
   async remove(id: string): Promise<void> {
-    await fs.rm(this.dir(id), { recursive: true, force: true });
+    fs.rmSync(this.dir(id), { recursive: true, force: true });
   }
 }

@@ -1,0 +1,26 @@
+/**
+ * Errors of the image stores and layer extraction.
+ * @module
+ */
+import { BerthError } from '../errors.js';
+
+/** A blob's content does not match its digest, or a digest string is malformed (`EDIGEST`, `EINVALIDDIGEST`, `ENOENT`). */
+export class ContentError extends BerthError {
+  /** The digest that was expected (`sha256:<hex>`), when one was. */
+  readonly expected: string | undefined;
+  /** The digest the content actually has, when it was computed. */
+  readonly actual: string | undefined;
+
+  constructor(message: string, code: string, details: { expected?: string; actual?: string; path?: string; cause?: unknown } = {}) {
+    super(message, { code, stage: 'content', path: details.path ?? details.expected, cause: details.cause });
+    this.expected = details.expected;
+    this.actual = details.actual;
+  }
+}
+
+/** A layer tar was rejected: a corrupt or truncated archive, a hostile entry, a bad whiteout or a digest mismatch; `path` names the entry. */
+export class LayerError extends BerthError {
+  constructor(message: string, code: string, entry?: string, cause?: unknown) {
+    super(entry === undefined ? message : `${entry}: ${message}`, { code, stage: 'layer', path: entry, cause });
+  }
+}

@@ -1,0 +1,429 @@
+/**
+ * Safe layer extraction. A layer tar (uncompressed or gzip, detected from its first bytes) is
+ * parsed with tar-stream and every filesystem operation is resolved inside the target with
+ * openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) through the addon's `*In` primitives: `..`,
+ * absolute paths and symlinks (to `/` or elsewhere) resolve inside the layer, hard links can
+ * only name what is inside it, and a rejected layer leaves nothing (it is applied into a temp
+ * directory beside the target and renamed into place only on success).
+ * @module
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, writeSync } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import * as tar from 'tar-stream';
+import { BerthError, NativeError } from '../errors.js';
+import * as nat from '../native/index.js';
+import { DigestStream, digestHex, type Digest } from './digest.js';
+import { LayerError } from './errors.js';
+
+/** How whiteouts are materialised: removed from the lower content (`vfs`), or as overlayfs whiteouts (0:0 char devices and `trusted.overlay.opaque=y`). */
+export type WhiteoutFormat = 'vfs' | 'overlay';
+
+/** Options of {@link applyLayer}. */
+export interface ApplyLayerOptions {
+  /** A directory whose content is copied (`cp -a`) under the layer first: the lower layers in the vfs model. */
+  lower?: string;
+  /** How whiteouts are written (default `vfs`). */
+  whiteoutFormat?: WhiteoutFormat;
+  /** The digest the blob as given must have (compressed, if it is). */
+  expectedDigest?: Digest;
+  /** The DiffID (digest of the uncompressed tar) the layer must have. */
+  expectedDiffID?: Digest;
+  /** Set owners from the tar headers (default: when running as root). */
+  chown?: boolean;
+}
+
+/** What {@link applyLayer} applied. */
+export interface ApplyLayerResult {
+  /** sha256 of the uncompressed tar. */
+  diffID: Digest;
+  /** sha256 of the blob as given. */
+  digest: Digest;
+  /** Compression detected from the first bytes. */
+  compression: 'none' | 'gzip';
+  /** Size of the uncompressed tar in bytes. */
+  size: number;
+}
+
+const O_WRONLY = 0o1;
+const O_CREAT = 0o100;
+const O_EXCL = 0o200;
+const O_NOFOLLOW = 0o400000;
+const O_DIRECTORY = 0o200000;
+const O_PATH = 0o10000000;
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+const WH = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+
+/** The entry name made relative to the layer root, lexically (`../x` and `/x` become `x`; the root is ''). */
+export function cleanEntryPath(name: string): string {
+  if (name.includes('\0')) throw new LayerError('NUL byte in entry name', 'EBADNAME', name);
+  const p = path.posix.normalize(`/${name}`);
+  return p === '/' ? '' : p.replace(/^\/+/, '').replace(/\/+$/, '');
+}
+
+/** The error code of a native failure, or undefined. */
+function errCode(err: unknown): string | undefined {
+  return err instanceof NativeError ? err.code : undefined;
+}
+
+/** Runs `cp -a --reflink=auto from/. to/`. */
+function copyTree(from: string, to: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('cp', ['-a', '--reflink=auto', '--', `${from}/.`, `${to}/`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new LayerError(`copying lower ${from} failed: ${stderr.trim()}`, 'ECOPY', from))));
+  });
+}
+
+/** Splits the first bytes off an async iterable of chunks: returns the head (at least `n` bytes unless shorter) and the whole stream again. */
+async function peek(src: AsyncIterable<Buffer>, n: number): Promise<{ head: Buffer; all: AsyncIterable<Buffer> }> {
+  const it = src[Symbol.asyncIterator]();
+  const taken: Buffer[] = [];
+  let len = 0;
+  let done = false;
+  while (len < n) {
+    const r = await it.next();
+    if (r.done === true) {
+      done = true;
+      break;
+    }
+    taken.push(r.value);
+    len += r.value.length;
+  }
+  async function* all(): AsyncGenerator<Buffer> {
+    yield* taken;
+    if (done) return;
+    for (;;) {
+      const r = await it.next();
+      if (r.done === true) return;
+      yield r.value;
+    }
+  }
+  return { head: Buffer.concat(taken), all: all() };
+}
+
+/** Applies one layer's entries onto an open root fd. */
+class Applier {
+  /** Paths written by this layer (kept by an opaque directory marker) and their ancestors. */
+  private readonly written = new Set<string>();
+  private readonly ancestors = new Set<string>();
+  private readonly dirTimes: Array<[string, number]> = [];
+
+  constructor(
+    private readonly root: number,
+    private readonly whiteouts: WhiteoutFormat,
+    private readonly chown: boolean,
+  ) {}
+
+  /** Runs a native call, turning its error into a LayerError for `entry`. */
+  private op<T>(entry: string, code: string | undefined, call: () => T): T {
+    try {
+      return call();
+    } catch (err) {
+      if (err instanceof LayerError) throw err;
+      throw new LayerError(err instanceof Error ? err.message : String(err), code ?? errCode(err) ?? 'EIO', entry, err);
+    }
+  }
+
+  /** Records a written path and its ancestors. */
+  private mark(rel: string): void {
+    this.written.add(rel);
+    for (let d = path.posix.dirname(rel); d !== '.' && d !== ''; d = path.posix.dirname(d)) this.ancestors.add(d);
+  }
+
+  /** Creates the directories of `rel`'s ancestors that are missing (resolved in the root). */
+  private mkdirParents(rel: string): void {
+    const parts = rel.split('/').slice(0, -1);
+    let cur = '';
+    for (const part of parts) {
+      cur = cur === '' ? part : `${cur}/${part}`;
+      try {
+        nat.mkdirIn(this.root, cur, 0o755);
+      } catch (err) {
+        if (errCode(err) !== 'EEXIST') throw err;
+      }
+    }
+  }
+
+  /** Runs `call`, creating missing parents and retrying once on ENOENT. */
+  private withParents(rel: string, call: () => void): void {
+    try {
+      call();
+    } catch (err) {
+      if (errCode(err) !== 'ENOENT') throw err;
+      this.mkdirParents(rel);
+      call();
+    }
+  }
+
+  /** Removes whatever is at `rel` (absent is fine). */
+  private remove(rel: string): void {
+    try {
+      nat.rmtreeIn(this.root, rel, false);
+    } catch (err) {
+      const code = errCode(err);
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
+    }
+  }
+
+  /** Handles one tar entry; its content stream must be consumed. */
+  async entry(header: tar.Header, stream: Readable): Promise<void> {
+    const rel = cleanEntryPath(header.name);
+    const base = path.posix.basename(rel);
+    const dir = rel.includes('/') ? path.posix.dirname(rel) : '';
+    if (base.startsWith(WH)) {
+      stream.resume();
+      this.op(rel, undefined, () => this.whiteout(rel, dir, base));
+      return;
+    }
+    const type = header.type ?? 'file';
+    if (rel === '') {
+      stream.resume();
+      if (type !== 'directory') throw new LayerError(`a ${type} cannot replace the layer root`, 'EBADNAME', header.name);
+      return;
+    }
+    switch (type) {
+      case 'directory':
+        stream.resume();
+        this.op(rel, undefined, () => this.directory(rel, header.mode ?? 0o755));
+        break;
+      case 'file':
+      case 'contiguous-file':
+        await this.file(rel, stream);
+        break;
+      case 'symlink':
+        stream.resume();
+        this.op(rel, undefined, () => {
+          this.remove(rel);
+          this.withParents(rel, () => nat.symlinkIn(this.root, rel, header.linkname ?? ''));
+        });
+        break;
+      case 'link': {
+        stream.resume();
+        const target = cleanEntryPath(header.linkname ?? '');
+        if (target === '' || target === rel) throw new LayerError(`hard link to ${JSON.stringify(header.linkname)} is invalid`, 'EBADLINK', rel);
+        this.op(rel, 'EBADLINK', () => {
+          this.remove(rel);
+          this.withParents(rel, () => nat.linkIn(this.root, rel, target));
+        });
+        this.mark(rel);
+        return; // a hard link shares its target's metadata
+      }
+      case 'character-device':
+      case 'block-device':
+      case 'fifo': {
+        stream.resume();
+        if (type !== 'fifo' && process.getuid?.() !== 0) return; // device nodes need root: skipped
+        const kind = type === 'fifo' ? S_IFIFO : type === 'block-device' ? S_IFBLK : S_IFCHR;
+        this.op(rel, undefined, () => {
+          this.remove(rel);
+          this.withParents(rel, () => nat.mknodIn(this.root, rel, kind | ((header.mode ?? 0o600) & 0o7777), header.devmajor ?? 0, header.devminor ?? 0));
+        });
+        break;
+      }
+      default:
+        stream.resume();
+        throw new LayerError(`unsupported entry type ${type}`, 'EUNSUPPORTED', rel);
+    }
+    this.mark(rel);
+    this.op(rel, undefined, () => this.metadata(rel, header, type));
+  }
+
+  /** A whiteout or opaque marker. */
+  private whiteout(rel: string, dir: string, base: string): void {
+    if (base === OPAQUE) {
+      this.opaque(dir, rel);
+      return;
+    }
+    const name = base.slice(WH.length);
+    if (name === '' || name === '.' || name === '..') throw new LayerError(`bad whiteout ${JSON.stringify(base)}`, 'EBADWHITEOUT', rel);
+    if (name.startsWith(WH)) return; // other .wh..wh. names are aufs metadata: ignored, as docker does
+    const target = dir === '' ? name : `${dir}/${name}`;
+    this.remove(target);
+    if (this.whiteouts === 'overlay') {
+      this.withParents(target, () => nat.mknodIn(this.root, target, S_IFCHR, 0, 0));
+      this.mark(target);
+    }
+  }
+
+  /** An opaque directory marker: hides the lower content of `dir`. */
+  private opaque(dir: string, rel: string): void {
+    if (this.whiteouts === 'overlay') {
+      if (dir === '') throw new LayerError('the layer root cannot be opaque', 'EBADWHITEOUT', rel);
+      this.directory(dir, 0o755);
+      nat.setxattrIn(this.root, dir, 'trusted.overlay.opaque', Buffer.from('y'));
+      this.mark(dir);
+      return;
+    }
+    if (dir !== '') this.directory(dir, 0o755);
+    this.clearLower(dir);
+  }
+
+  /** Removes what `dir` holds that this layer did not write. */
+  private clearLower(dir: string): void {
+    const fd = nat.openIn(this.root, dir, O_DIRECTORY);
+    let names: string[];
+    try {
+      names = readdirSync(`/proc/self/fd/${fd}`); // fd already resolved in the root
+    } finally {
+      nat.closeFd(fd);
+    }
+    for (const name of names) {
+      const child = dir === '' ? name : `${dir}/${name}`;
+      if (this.ancestors.has(child)) this.clearLower(child);
+      else if (!this.written.has(child)) this.remove(child);
+    }
+  }
+
+  /** Makes `rel` a directory (replacing a non-directory). */
+  private directory(rel: string, mode: number): void {
+    try {
+      this.withParents(rel, () => nat.mkdirIn(this.root, rel, mode & 0o777));
+    } catch (err) {
+      if (errCode(err) !== 'EEXIST') throw err;
+      try {
+        nat.closeFd(nat.openIn(this.root, rel, O_PATH | O_DIRECTORY | O_NOFOLLOW));
+      } catch (e) {
+        const code = errCode(e);
+        if (code !== 'ENOTDIR' && code !== 'ELOOP') throw e;
+        this.remove(rel);
+        nat.mkdirIn(this.root, rel, mode & 0o777);
+      }
+    }
+  }
+
+  /** A regular file: created fresh (O_EXCL, no symlink followed) and written through its fd. */
+  private async file(rel: string, stream: Readable): Promise<void> {
+    const fd = this.op(rel, undefined, () => {
+      this.remove(rel);
+      let opened = -1;
+      this.withParents(rel, () => (opened = nat.openIn(this.root, rel, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)));
+      return opened;
+    });
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        let off = 0;
+        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+      }
+    } finally {
+      nat.closeFd(fd);
+    }
+  }
+
+  /** Owner, mode, xattrs (kept as written) and times, in that order (chown clears setuid bits and capabilities). */
+  private metadata(rel: string, header: tar.Header, type: string): void {
+    if (this.chown) nat.chownIn(this.root, rel, header.uid ?? 0, header.gid ?? 0);
+    if (type !== 'symlink') nat.chmodIn(this.root, rel, (header.mode ?? 0o644) & 0o7777);
+    for (const [key, value] of Object.entries(header.pax ?? {})) {
+      if (key.startsWith('SCHILY.xattr.')) nat.setxattrIn(this.root, rel, key.slice('SCHILY.xattr.'.length), Buffer.from(String(value), 'utf8'));
+    }
+    const mtime = header.mtime instanceof Date ? header.mtime.getTime() / 1000 : 0;
+    if (type === 'directory') this.dirTimes.push([rel, mtime]);
+    else nat.utimesIn(this.root, rel, mtime, mtime);
+  }
+
+  /** Sets directory times last (their entries changed them). */
+  finish(): void {
+    for (const [rel, t] of this.dirTimes.reverse()) {
+      try {
+        nat.utimesIn(this.root, rel, t, t);
+      } catch (err) {
+        if (errCode(err) !== 'ENOENT') throw err; // removed later by a whiteout
+      }
+    }
+  }
+}
+
+/**
+ * Applies a layer tar (uncompressed or gzip) as the new directory `dest` (which must not
+ * exist), on top of a copy of `options.lower` if given. The blob's digest and DiffID are
+ * computed while applying and checked against the expected ones. Any failure throws a
+ * {@link LayerError} and leaves no `dest` (nor any temp directory).
+ */
+export async function applyLayer(
+  source: Readable | AsyncIterable<Uint8Array> | Uint8Array,
+  dest: string,
+  options: ApplyLayerOptions = {},
+): Promise<ApplyLayerResult> {
+  if (options.expectedDigest !== undefined) digestHex(options.expectedDigest);
+  if (options.expectedDiffID !== undefined) digestHex(options.expectedDiffID);
+  const target = path.resolve(dest);
+  if (await stat(target).then(() => true, () => false)) throw new LayerError('target already exists', 'EEXIST', target);
+  const temp = `${target}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  let root = -1;
+  try {
+    await mkdir(temp, { mode: 0o755 });
+    if (options.lower !== undefined) await copyTree(options.lower, temp);
+    root = nat.openRoot(temp);
+    const result = await applyEntries(source, root, options);
+    nat.closeFd(root);
+    root = -1;
+    try {
+      await rename(temp, target);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') throw new LayerError('target already exists', 'EEXIST', target, err);
+      throw err;
+    }
+    return result;
+  } catch (err) {
+    if (root >= 0) nat.closeFd(root);
+    await rm(temp, { recursive: true, force: true });
+    if (err instanceof BerthError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new LayerError(err instanceof Error ? err.message : String(err), typeof code === 'string' ? code : 'EIO', target, err);
+  }
+}
+
+/** Parses the tar and applies its entries onto `root`; checks digests. */
+async function applyEntries(source: Readable | AsyncIterable<Uint8Array> | Uint8Array, root: number, options: ApplyLayerOptions): Promise<ApplyLayerResult> {
+  const input: AsyncIterable<Buffer> = source instanceof Uint8Array ? Readable.from([Buffer.from(source)]) : (source as AsyncIterable<Buffer>);
+  const raw = new DigestStream();
+  const diff = new DigestStream();
+  const { head, all } = await peek(input, 4);
+  let compression: 'none' | 'gzip' = 'none';
+  if (head[0] === 0x1f && head[1] === 0x8b) compression = 'gzip';
+  else if (head.readUInt32LE(0) === 0xfd2fb528 && head.length >= 4) throw new LayerError('zstd-compressed layers are not supported yet', 'EUNSUPPORTED');
+  const extract = tar.extract();
+  const src = Readable.from(all, { objectMode: false });
+  const stages: NodeJS.ReadWriteStream[] = compression === 'gzip' ? [raw, createGunzip(), diff] : [raw, diff];
+  const done = pipeline([src, ...stages, extract] as unknown as NodeJS.ReadWriteStream[]).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  const applier = new Applier(root, options.whiteoutFormat ?? 'vfs', options.chown ?? process.getuid?.() === 0);
+  try {
+    for await (const entry of extract) {
+      await applier.entry(entry.header, entry as unknown as Readable);
+    }
+  } catch (err) {
+    src.destroy();
+    await done;
+    if (err instanceof LayerError) throw err;
+    throw new LayerError(`corrupt layer: ${err instanceof Error ? err.message : String(err)}`, 'ECORRUPT', undefined, err);
+  }
+  const failed = await done;
+  if (failed !== undefined) {
+    throw new LayerError(`corrupt layer: ${failed instanceof Error ? failed.message : String(failed)}`, 'ECORRUPT', undefined, failed);
+  }
+  applier.finish();
+  const digest = raw.digest();
+  const diffID = diff.digest();
+  if (options.expectedDigest !== undefined && digest !== options.expectedDigest) {
+    throw new LayerError(`layer digest mismatch: expected ${options.expectedDigest}, got ${digest}`, 'EDIGEST', options.expectedDigest);
+  }
+  if (options.expectedDiffID !== undefined && diffID !== options.expectedDiffID) {
+    throw new LayerError(`layer DiffID mismatch: expected ${options.expectedDiffID}, got ${diffID}`, 'EDIGEST', options.expectedDiffID);
+  }
+  return { digest, diffID, compression, size: diff.size };
+}
