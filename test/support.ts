@@ -1,5 +1,6 @@
 // Shared test fixtures: a busybox rootfs per test file, a state root per file, and a helper
 // that runs one container and collects its output.
+import { readdirSync, rmdirSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,8 +33,23 @@ export async function workspace(tag: string): Promise<Workspace> {
     cleanup: async () => {
       for (const c of await Container.list({ root: stateRoot })) await c.delete({ force: true }).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
+      removeIdleCgroupParents();
     },
   };
+}
+
+/**
+ * Removes berth's shared /berth cgroup parents where no container is left in them, so a test
+ * run leaves the host's cgroups as it found them (rmdir fails harmlessly on a busy one).
+ */
+export function removeIdleCgroupParents(): void {
+  for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
+    try {
+      rmdirSync(path.join('/sys/fs/cgroup', hierarchy, 'berth'));
+    } catch {
+      // busy (another test file's container) or absent
+    }
+  }
 }
 
 /** The default spec running `sh -c script`, with `edit` applied. */

@@ -43,7 +43,7 @@ export interface CgroupOptions {
   field?: string;
   /** Field name of path errors (default `linux.cgroupsPath`). */
   pathField?: string;
-  /** Remove up to this many empty ancestors on destroy even if they existed before (e.g. 1 for a shared `/berth` parent). */
+  /** Ancestor levels destroy removes when empty (default: those this create made; 0 keeps a shared parent such as `/berth`). */
   pruneParents?: number;
 }
 
@@ -76,7 +76,7 @@ export class Cgroup {
     const resources = options.resources === undefined ? undefined : validateResources(options.resources, { field: options.field });
     const manager = managerFor(paths);
     const made = await manager.create();
-    paths.pruneParents = Math.max(made, options.pruneParents ?? 0);
+    paths.pruneParents = options.pruneParents ?? made;
     const cg = new Cgroup(manager);
     if (resources !== undefined) {
       try {
