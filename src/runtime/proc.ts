@@ -5,32 +5,26 @@
  */
 import { promises as fs, readFileSync } from 'node:fs';
 
-/** The start time (clock ticks since boot) of `pid`, or null if no such process. */
-export function readStartTime(pid: number): string | null {
+/** The fields of /proc/PID/stat after the command name, or null if there is no such process. */
+function statFields(pid: number): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which may itself hold spaces and parentheses.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return rest[19] ?? null; // field 22 overall
+    // The command name may itself hold spaces and parentheses: split after its last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return null;
   }
 }
 
-/** The process state letter (R, S, Z, ...) of `pid`, or null if it is gone. */
-export function readProcessState(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return null;
-  }
+/** The start time (clock ticks since boot) of `pid`, or null if no such process. */
+export function readStartTime(pid: number): string | null {
+  return statFields(pid)?.[19] ?? null; // field 22 overall
 }
 
 /** True while `pid` exists, is not a zombie, and is the same process that started at `startTime`. */
 export function isSameLiveProcess(pid: number, startTime: string): boolean {
-  const state = readProcessState(pid);
-  return state !== null && state !== 'Z' && state !== 'X' && readStartTime(pid) === startTime;
+  const fields = statFields(pid);
+  return fields !== null && fields[0] !== 'Z' && fields[0] !== 'X' && fields[19] === startTime;
 }
 
 /** Host pids of every process whose pid namespace is `nsLink` (the target of /proc/PID/ns/pid). */
