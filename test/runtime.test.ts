@@ -1,6 +1,7 @@
 // The runtime against the real kernel: each namespace, mount, device, credential and limit
 // proven from inside a busybox container.
 import { closeSync, openSync, readlinkSync, readFileSync, readdirSync, promises as fs } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Container } from '../src/index.js';
@@ -177,6 +178,18 @@ describe('process', () => {
       closeSync(fd);
     }
     expect(readFileSync(outFile, 'utf8')).toBe(`${hostHard}\n`);
+  });
+
+  it('defaults never ask for more than the host allows: under a hard NOFILE of 512 the default spec runs with 512', () => {
+    const script = `
+      import { Container, defaultSpec } from ${JSON.stringify(path.resolve('dist/index.js'))};
+      const spec = defaultSpec();
+      spec.process.args = ['sh', '-c', 'ulimit -n; ulimit -Hn'];
+      const c = await Container.create({ id: ${JSON.stringify(ws.id('lowlimit'))}, bundle: ${JSON.stringify(ws.dir)}, spec, root: ${JSON.stringify(ws.stateRoot)}, stdio: ['ignore', 'inherit', 'inherit'] });
+      await c.start(); await c.wait(); await c.delete();`;
+    const r = spawnSync('prlimit', ['--nofile=512:512', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('512\n512\n');
   });
 
   it('reports exit codes and signals', async () => {

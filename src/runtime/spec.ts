@@ -17,7 +17,8 @@ import {
   DEFAULT_RLIMITS,
 } from './defaults.js';
 import type { LinuxResources } from '../cgroups/resources.js';
-import { hostCgroupLayout } from './host-facts.js';
+import { hostCgroupLayout, readHostFacts } from './host-facts.js';
+import { resolveRlimits } from './rlimits.js';
 
 /** The spec version berth writes and understands best. */
 export const OCI_VERSION = '1.2.0';
@@ -410,7 +411,9 @@ export function defaultSpec(opts: DefaultSpecOptions = {}): Spec {
         effective: [...DEFAULT_CAPABILITIES],
         permitted: [...DEFAULT_CAPABILITIES],
       },
-      rlimits: DEFAULT_RLIMITS.map((r) => ({ ...r })),
+      // Defaults never exceed what this host allows (a process without CAP_SYS_RESOURCE cannot
+      // raise a hard limit; podman fails there, berth lowers its own default instead).
+      rlimits: resolveRlimits(DEFAULT_RLIMITS, readHostFacts(), 'clamp').map((r) => ({ type: r.type, soft: Number(r.soft), hard: Number(r.hard) })),
       noNewPrivileges: true,
     },
     root: { path: opts.rootPath ?? 'rootfs', ...(opts.readonlyRoot ? { readonly: true } : {}) },
