@@ -310,7 +310,9 @@ describe('v2 core features on the unified mount', () => {
     const events = async (): Promise<Record<string, string>> => Object.fromEntries((await fs.readFile(path.join(dir, 'cgroup.events'), 'utf8')).trim().split('\n').map((l) => l.split(' ') as [string, string]));
     try {
       expect((await events()).populated).toBe('0');
-      const child = spawn('sh', ['-c', 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.01; done'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      // One process that never forks: a killed shell's `sleep` child would be reparented to
+      // this host's pid 1, which reaps late, and keep the cgroup populated meanwhile.
+      const child = spawn(process.execPath, ['-e', 'let i = 0; setInterval(() => console.log(++i), 10)'], { stdio: ['ignore', 'pipe', 'ignore'] });
       let last = 0;
       child.stdout!.on('data', (b: Buffer) => { last = Number(b.toString().trim().split('\n').pop()); });
       const exited = new Promise<string | null>((r) => child.on('exit', (_c, s) => r(s)));
