@@ -350,6 +350,14 @@ describe('bad input: typed errors and nothing left behind', () => {
     await expect(Container.load(id, { root: ws.stateRoot })).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it('bad stdio: a TypeError naming the stream, and the id stays free', async () => {
+    const id = ws.id('stdio');
+    await expectCleanFailure(Container.create({ id, bundle: ws.dir, root: ws.stateRoot, spec: shSpec('true'), stdio: ['ignore', 'bogus' as never, 'ignore'] }),
+      { name: 'TypeError', message: expect.stringContaining('stdio[1]') }, id);
+    const c = await Container.create({ id, bundle: ws.dir, root: ws.stateRoot, spec: shSpec('true') });
+    await c.delete({ force: true });
+  });
+
   it('no mount namespace: refused rather than mounting on the host', async () => {
     const id = ws.id('nomnt');
     await expectCleanFailure(Container.create({ id, bundle: ws.dir, root: ws.stateRoot, spec: shSpec('true', (s) => {

@@ -67,6 +67,27 @@ describe('CVE-2021-30465: mount targets resolve inside the rootfs', () => {
   });
 });
 
+describe('/proc must be procfs', () => {
+  it('masked paths are refused when the container\'s /proc is not procfs (an image could aim them elsewhere)', async () => {
+    const bundle = path.join(ws.dir, 'fakeproc');
+    await fs.mkdir(bundle, { recursive: true });
+    await fs.cp(ws.rootfs, path.join(bundle, 'rootfs'), { recursive: true, verbatimSymlinks: true });
+    // An image that fakes /proc/self/fd/N so that every mask would land on /decoy.
+    await fs.mkdir(path.join(bundle, 'rootfs/fake/fd'), { recursive: true });
+    await fs.mkdir(path.join(bundle, 'rootfs/decoy'));
+    for (let fd = 0; fd < 64; fd++) await fs.symlink('/decoy', path.join(bundle, `rootfs/fake/fd/${fd}`));
+    await fs.symlink('/fake', path.join(bundle, 'rootfs/proc/self'));
+    await fs.mkdir(path.join(bundle, 'rootfs/secret'));
+    const id = ws.id('fakeproc');
+    await expect(Container.create({ id, bundle, root: ws.stateRoot, spec: shSpec('true', (s) => {
+      s.mounts = s.mounts!.filter((m) => m.destination !== '/proc');
+      s.linux!.maskedPaths = ['/secret'];
+      s.linux!.readonlyPaths = [];
+    }) })).rejects.toMatchObject({ name: 'ContainerSetupError', stage: 'masked_path', code: 'ENODEV' });
+    await expect(fs.access(path.join(ws.stateRoot, id))).rejects.toThrow();
+  });
+});
+
 describe('CVE-2019-5736: no container process can open a host binary for writing', () => {
   it('the helper a container process runs is a sealed memfd, even for root with all caps', async () => {
     const c = await Container.create({ id: ws.id('seal'), bundle: ws.dir, spec: shSpec('sleep 100', allCaps), root: ws.stateRoot });

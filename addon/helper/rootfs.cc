@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -12,6 +13,10 @@
 #include "paths.h"
 #include "report.h"
 #include "util.h"
+
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
 
 // runc's pivot_root(".", "."): stack the old root under the new one, then detach it.
 static void pivot_root_into(int newroot, const std::string& rootfs) {
@@ -122,8 +127,25 @@ static void readonly_path(int root, const std::string& path) {
   close(fd);
 }
 
+// Masked and read-only paths are mounted onto /proc/self/fd/N, which after pivot_root resolves
+// through the container's own /proc: unless that is a real procfs, the image would decide
+// where each mount lands. Both /proc and /proc/self/fd must be procfs (nothing mounted over).
+static void require_procfs(int stage) {
+  static const char* const kPaths[] = {"/proc", "/proc/self/fd"};
+  for (const char* p : kPaths) {
+    int fd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC | (p[5] == 0 ? O_NOFOLLOW : 0));
+    if (fd < 0) fail(stage, errno == ELOOP ? ELOOP : ENODEV, p);
+    struct statfs sf;
+    bool ok = fstatfs(fd, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
+    close(fd);
+    if (!ok) fail(stage, ENODEV, p);
+  }
+}
+
 void finish_rootfs(const Config& c) {
   if (c.masked_paths.empty() && c.readonly_paths.empty() && !c.readonly_rootfs) return;
+  if (!c.masked_paths.empty() || !c.readonly_paths.empty())
+    require_procfs(c.masked_paths.empty() ? STAGE_READONLY_PATH : STAGE_MASKED_PATH);
   int root = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   if (root < 0) fail(STAGE_MASKED_PATH, errno, "/");
   int dev_null = -1;

@@ -97,9 +97,18 @@ export class Container {
     const rootfs = path.resolve(bundle, spec.root!.path);
     await checkRootfs(rootfs);
     const cgroupPlan = planContainerCgroup(spec, options.id);
-    const dir = await store.reserve(options.id);
     const stdio = prepareStdio(options.stdio);
+    let dir: string;
+    try {
+      dir = await store.reserve(options.id);
+    } catch (err) {
+      stdio.abort();
+      throw err;
+    }
     let cgroup: Cgroup | null = null;
+    let launched: Launched | null = null;
+    let init: ContainerProcess | null = null;
+    let oom: OomTracker | null = null;
     try {
       const fifo = store.fifoPath(options.id);
       native.mkfifo(fifo, 0o600);
@@ -114,17 +123,17 @@ export class Container {
         noPivot: options.noPivot ?? false,
         rlimitPolicy: options.rlimits ?? 'strict',
       });
-      const launched = await launch(payload, stdio.fds, { id: options.id, rootfs });
+      launched = await launch(payload, stdio.fds, { id: options.id, rootfs });
       stdio.release();
-      const oom = new OomTracker(cgroup);
-      const init = new ContainerProcess(stdio.streams, Promise.resolve(launched), oom.probeInit);
+      oom = new OomTracker(cgroup);
+      init = new ContainerProcess(stdio.streams, Promise.resolve(launched), oom.probeInit);
       const record: ContainerRecord = {
         id: options.id, bundle, rootfs, pid: launched.pid,
         pidStartTime: readStartTime(launched.pid) ?? '', created: new Date().toISOString(), config: spec,
         cgroup: cgroup.paths,
       };
       await store.write(record);
-      const container = new Container(store, record, init, launched);
+      const container: Container = new Container(store, record, init, launched);
       container.cg = cgroup;
       container.oom = oom;
       try {
@@ -138,9 +147,11 @@ export class Container {
       return container;
     } catch (err) {
       stdio.abort();
+      if (launched) await discardLaunched(launched, init);
+      oom?.close();
       if (cgroup) {
-        const cg = cgroup;
-        await cg.killAll().then(() => cg.destroy()).catch(() => undefined);
+        await cgroup.killAll().catch(() => undefined);
+        await cgroup.destroy().catch(() => undefined);
       }
       await fs.rm(dir, { recursive: true, force: true });
       throw err;
@@ -254,8 +265,18 @@ export class Container {
   async wait(): Promise<ExitResult> {
     if (this.init) return this.init.wait();
     const oomKilled = async (): Promise<boolean> => (this.cgroup ? (await this.cgroup.oomKillCount().catch(() => 0)) > 0 : false);
-    if (!isSameLiveProcess(this.record.pid, this.record.pidStartTime)) return { exitCode: null, signal: null, oomKilled: await oomKilled() };
-    const pidfd = native.pidfdOpen(this.record.pid);
+    // Open first, then check: a pidfd names one process for good, so a pid reused after the
+    // check cannot be waited on by mistake.
+    let pidfd: number;
+    try {
+      pidfd = native.pidfdOpen(this.record.pid);
+    } catch {
+      return { exitCode: null, signal: null, oomKilled: await oomKilled() }; // gone already
+    }
+    if (!isSameLiveProcess(this.record.pid, this.record.pidStartTime)) {
+      native.closeFd(pidfd);
+      return { exitCode: null, signal: null, oomKilled: await oomKilled() };
+    }
     try {
       const watch = native.watchProcessExit(pidfd, false);
       watch.ref();
@@ -440,6 +461,19 @@ export class Container {
     } catch {
       throw new ContainerStateError(`container ${this.id} does not exist (deleted?)`, { code: 'ENOENT', stage, path: this.store.dir(this.id) });
     }
+  }
+}
+
+/** Kills a container process whose create failed after launch, reaps it and closes its handles. */
+async function discardLaunched(launched: Launched, init: ContainerProcess | null): Promise<void> {
+  launched.detach();
+  try { native.pidfdSendSignal(launched.pidfd, 9); } catch { /* already gone */ }
+  if (init) {
+    await init.wait().catch(() => undefined); // closes the pidfd once reaped
+  } else {
+    launched.exit.ref();
+    await launched.exit.promise;
+    native.closeFd(launched.pidfd);
   }
 }
 
