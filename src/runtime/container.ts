@@ -16,7 +16,8 @@ import { compileSeccomp } from './seccomp/compile.js';
 import { buildExecConfig, buildInitConfig, type RlimitPolicy } from './plan.js';
 import { ContainerProcess, signalNumber, type ExitResult, type SignalLike } from './process.js';
 import { isSameLiveProcess, pidsInNamespace, readStartTime } from './proc.js';
-import type { LinuxResources, Process, Spec, State, User } from './spec.js';
+import type { LinuxNamespaceType, LinuxResources, Process, Spec, State, User } from './spec.js';
+import { NAMESPACE_KINDS } from './namespace-kinds.js';
 import { StateStore, type ContainerRecord } from './state-store.js';
 import { prepareStdio, type StdioOption } from './stdio.js';
 import { validateSpec } from './validate.js';
@@ -381,6 +382,7 @@ export class Container {
     }
     const stdio = prepareStdio(options.stdio);
     let oomBefore = 0;
+    let nsFds = new Map<LinuxNamespaceType, number>();
     const spawning = (async (): Promise<Launched> => {
       try {
         await this.assertExists('exec');
@@ -389,9 +391,13 @@ export class Container {
           throw new ContainerStateError(`container ${this.id} is ${status}: cannot exec`, { code: status === 'stopped' ? 'ESRCH' : 'EBUSY', stage: 'exec' });
         }
         oomBefore = this.cgroup ? await this.cgroup.oomKillCount().catch(() => 0) : 0;
+        const namespaces = (this.record.config.linux?.namespaces ?? []).map((ns) => ns.type);
+        nsFds = this.openInitNamespaces(namespaces);
         const { payload } = buildExecConfig(this.execProcess(options), {
           initPid: this.record.pid,
-          namespaces: (this.record.config.linux?.namespaces ?? []).map((ns) => ns.type),
+          namespaces,
+          // The helper joins through our verified fds, never through a pid that could be reused.
+          namespacePaths: Object.fromEntries([...nsFds].map(([type, fd]) => [type, `/proc/${process.pid}/fd/${fd}`])),
           stdioTargets: stdio.targets,
           cgroupProcs: this.cgroup?.procsFiles ?? [],
           seccomp: compileSeccomp(this.record.config.linux?.seccomp),
@@ -402,9 +408,38 @@ export class Container {
       } catch (err) {
         stdio.abort();
         throw err;
+      } finally {
+        for (const fd of nsFds.values()) closeSync(fd);
       }
     })();
     return new ContainerProcess(stdio.streams, spawning, execOomProbe(this.cgroup, () => oomBefore));
+  }
+
+  /**
+   * Opens the init's namespaces and proves they are its own: the pidfd taken first names the
+   * init for good, the start time ties it to the record, and it is still alive after the
+   * opens, so its pid cannot have been reused by another process in between.
+   */
+  private openInitNamespaces(kinds: readonly LinuxNamespaceType[]): Map<LinuxNamespaceType, number> {
+    const stopped = (): ContainerStateError => new ContainerStateError(`container ${this.id} is stopped: cannot exec`, { code: 'ESRCH', stage: 'exec' });
+    let pidfd: number;
+    try {
+      pidfd = native.pidfdOpen(this.record.pid);
+    } catch {
+      throw stopped();
+    }
+    const fds = new Map<LinuxNamespaceType, number>();
+    try {
+      if (readStartTime(this.record.pid) !== this.record.pidStartTime) throw stopped();
+      for (const kind of kinds) fds.set(kind, openSync(`/proc/${this.record.pid}/ns/${NAMESPACE_KINDS[kind].procName}`, 'r'));
+      native.pidfdSendSignal(pidfd, 0); // throws ESRCH if the init ended meanwhile
+      return fds;
+    } catch (err) {
+      for (const fd of fds.values()) closeSync(fd);
+      throw err instanceof ContainerStateError ? err : stopped();
+    } finally {
+      native.closeFd(pidfd);
+    }
   }
 
   /** The OCI process of an exec: the container's own, overridden by the options. */

@@ -60,6 +60,8 @@ export interface ExecContext extends CommonContext {
   initPid: number;
   /** The namespace kinds the container has (new or joined); each is joined. */
   namespaces: readonly LinuxNamespaceType[];
+  /** Paths to join instead of /proc/INITPID/ns/KIND (e.g. fds the caller opened and verified). */
+  namespacePaths?: Partial<Record<LinuxNamespaceType, string>>;
   /**
    * The container's seccomp filter, which an exec'd process inherits (OCI): pass
    * `compileSeccomp(containerSpec.linux?.seccomp)`; undefined: no filter.
@@ -566,7 +568,7 @@ export function buildExecConfig(proc: Process, ctx: ExecContext): BuiltExecConfi
   const joinNamespaces = sortForJoin(kinds).map(({ type }) => ({
     type,
     flag: NAMESPACE_KINDS[type].flag,
-    path: `/proc/${ctx.initPid}/ns/${NAMESPACE_KINDS[type].procName}`,
+    path: ctx.namespacePaths?.[type] ?? `/proc/${ctx.initPid}/ns/${NAMESPACE_KINDS[type].procName}`,
   }));
   const planned = planProcess(proc, facts, ctx.rlimitPolicy ?? 'strict', false, warnings);
   warnEarlySeccomp(planned, ctx.seccomp, warnings);
