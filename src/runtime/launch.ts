@@ -182,7 +182,15 @@ export async function launch(payload: Buffer, stdioFds: number[], ctx: LaunchCon
       }
       if (frame.type === FrameType.PID) {
         const pid = decodePidFrame(frame.payload);
-        const pidfd = native.pidfdOpen(pid);
+        let pidfd: number;
+        try {
+          pidfd = native.pidfdOpen(pid);
+        } catch (err) {
+          // Out of fds, say: the process must not go on to run anything. It is our unreaped
+          // child, so its pid cannot name another process yet.
+          process.kill(pid, 'SIGKILL');
+          throw err;
+        }
         child = { pid, pidfd, exit: native.watchProcessExit(pidfd, true) };
       } else if (frame.type === FrameType.ERROR) {
         const e = decodeErrorFrame(frame.payload);
