@@ -38,7 +38,7 @@ it('500 container cycles leak nothing', async () => {
   expect(readdirSync('/proc/self/fd').length).toBe(fdsBefore);
   expect(readFileSync('/proc/self/mountinfo', 'utf8')).toBe(mountsBefore);
   expect(zombieChildren()).toEqual([]);
-  expect(readdirSync(ws.stateRoot)).toEqual([]);
+  expect(readdirSync(ws.stateRoot).filter((n) => n !== '.lock')).toEqual([]); // the root's lock file stays
   expect(cgroupDirsLeft()).toEqual([]);
 }, 300_000);
 

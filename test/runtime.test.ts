@@ -1,7 +1,8 @@
 // The runtime against the real kernel: each namespace, mount, device, credential and limit
 // proven from inside a busybox container.
 import { closeSync, openSync, readlinkSync, readFileSync, readdirSync, promises as fs } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Container } from '../src/index.js';
@@ -337,6 +338,26 @@ describe('bad input: typed errors and nothing left behind', () => {
     await expectCleanFailure(Container.create({ id, bundle: ws.dir, root: ws.stateRoot, spec: shSpec('true', (s) => {
       s.mounts!.push({ destination: '/x', type: 'nosuchfs', source: 'none' });
     }) }), { name: 'ConfigError' }, id);
+  });
+
+  it('an id left half-created by a killed creator is reclaimed; one being created is not', async () => {
+    const id = ws.id('stale');
+    const dir = path.join(ws.stateRoot, id);
+    await fs.mkdir(dir, { recursive: true });
+    await fs.writeFile(path.join(dir, 'exec.fifo'), ''); // what a creator killed mid-way leaves
+    const c = await Container.create({ id, bundle: ws.dir, spec: shSpec('true'), root: ws.stateRoot });
+    await c.delete({ force: true });
+    // Another process holds the lock of an id it is creating: EEXIST, and its directory stays.
+    await fs.mkdir(dir);
+    const holder = spawn('python3', ['-c', `import fcntl, os, sys, time\nfd = os.open(${JSON.stringify(dir)}, os.O_RDONLY)\nfcntl.flock(fd, fcntl.LOCK_EX)\nprint('locked', flush=True)\ntime.sleep(30)`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await once(holder.stdout!, 'data');
+      await expect(Container.create({ id, bundle: ws.dir, spec: shSpec('true'), root: ws.stateRoot })).rejects.toMatchObject({ code: 'EEXIST' });
+      await fs.access(dir);
+    } finally {
+      holder.kill('SIGKILL');
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('duplicate id, and operations on a deleted container', async () => {

@@ -99,13 +99,14 @@ export class Container {
     await checkRootfs(rootfs);
     const cgroupPlan = planContainerCgroup(spec, options.id);
     const stdio = prepareStdio(options.stdio);
-    let dir: string;
+    let reservation: { dir: string; release(): void };
     try {
-      dir = await store.reserve(options.id);
+      reservation = await store.reserve(options.id);
     } catch (err) {
       stdio.abort();
       throw err;
     }
+    const dir = reservation.dir;
     let cgroup: Cgroup | null = null;
     let launched: Launched | null = null;
     let init: ContainerProcess | null = null;
@@ -134,6 +135,7 @@ export class Container {
         cgroup: cgroup.paths,
       };
       await store.write(record);
+      reservation.release();
       const container: Container = new Container(store, record, init, launched);
       container.cg = cgroup;
       container.oom = oom;
@@ -155,6 +157,7 @@ export class Container {
         await cgroup.destroy().catch(() => undefined);
       }
       await fs.rm(dir, { recursive: true, force: true });
+      reservation.release();
       throw err;
     }
   }

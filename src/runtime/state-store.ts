@@ -12,6 +12,7 @@
  */
 import * as fs from 'node:fs';
 import path from 'node:path';
+import * as native from '../native/index.js';
 import { ConfigError, ContainerStateError } from '../errors.js';
 import type { CgroupPaths } from '../cgroups/paths.js';
 import type { Spec } from './spec.js';
@@ -67,22 +68,49 @@ export class StateStore {
     return path.join(this.dir(id), 'exec.fifo');
   }
 
-  /** Claims the id by creating its directory; an existing id is a ContainerStateError EEXIST. */
-  async reserve(id: string): Promise<string> {
+  /**
+   * Claims the id: creates its directory and returns it with an exclusive flock held on it
+   * until `release()` (call it once state.json is written). A directory without state.json
+   * whose lock nobody holds is what a creator killed mid-way left: it is cleared and reused.
+   * An id that exists, or that another process is creating, is a ContainerStateError EEXIST.
+   */
+  async reserve(id: string): Promise<{ dir: string; release(): void }> {
     checkContainerId(id);
     fs.mkdirSync(this.root, { recursive: true, mode: 0o711 });
     const dir = this.dir(id);
+    const exists = (): ContainerStateError => new ContainerStateError(`container ${id} already exists in ${this.root}`, {
+      code: 'EEXIST', stage: 'create', path: dir,
+    });
+    const rootLock = fs.openSync(path.join(this.root, '.lock'), fs.constants.O_RDONLY | fs.constants.O_CREAT, 0o600);
+    native.flock(rootLock, true, false); // held for microseconds: the check-and-claim below
+    let lock = -1;
     try {
-      fs.mkdirSync(dir, { mode: 0o711 });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new ContainerStateError(`container ${id} already exists in ${this.root}`, {
-          code: 'EEXIST', stage: 'create', path: dir,
-        });
+      try {
+        fs.mkdirSync(dir, { mode: 0o711 });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const held = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+        try {
+          native.flock(held, true, true);
+        } catch {
+          fs.closeSync(held);
+          throw exists(); // being created right now
+        }
+        fs.closeSync(held);
+        if (fs.existsSync(path.join(dir, 'state.json'))) throw exists();
+        fs.rmSync(dir, { recursive: true, force: true }); // left by a creator that died
+        fs.mkdirSync(dir, { mode: 0o711 });
       }
+      lock = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+      native.flock(lock, true, false);
+    } catch (err) {
+      if (lock >= 0) fs.closeSync(lock);
       throw err;
+    } finally {
+      fs.closeSync(rootLock);
     }
-    return dir;
+    let held = true;
+    return { dir, release: () => { if (held) { held = false; fs.closeSync(lock); } } };
   }
 
   /** Writes the record atomically (temp file and rename). */
