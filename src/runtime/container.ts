@@ -299,19 +299,29 @@ export class Container {
     if (status === 'stopped') {
       throw new ContainerStateError(`container ${this.id} is not running`, { code: 'ESRCH', stage: 'kill' });
     }
-    const targets = options.all ? await this.pids() : [this.record.pid];
-    for (const pid of targets) {
-      let pidfd: number;
+    // Open a pidfd for each target first, then check it still is the container's: a pidfd
+    // names one process for good, so a pid reused in between never gets the signal.
+    const pidfds = new Map<number, number>();
+    for (const pid of options.all ? await this.pids() : [this.record.pid]) {
       try {
-        pidfd = native.pidfdOpen(pid);
+        pidfds.set(pid, native.pidfdOpen(pid));
       } catch {
-        continue; // ended meanwhile
+        // ended meanwhile
       }
-      try {
-        if (pid !== this.record.pid || readStartTime(pid) === this.record.pidStartTime) native.pidfdSendSignal(pidfd, signo);
-      } finally {
-        native.closeFd(pidfd);
+    }
+    try {
+      const members = options.all ? new Set(await this.pids()) : null;
+      for (const [pid, pidfd] of pidfds) {
+        const ours = pid === this.record.pid ? readStartTime(pid) === this.record.pidStartTime : members!.has(pid);
+        if (!ours) continue;
+        try {
+          native.pidfdSendSignal(pidfd, signo);
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'ESRCH') throw err;
+        }
       }
+    } finally {
+      for (const pidfd of pidfds.values()) native.closeFd(pidfd);
     }
     if (signo === 9 && status === 'paused') await this.cgroup?.thaw();
   }
