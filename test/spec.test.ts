@@ -260,4 +260,13 @@ describe('validateSpec', () => {
       expect((err as ConfigError).path).toBe('process.args');
     }
   });
+  it('refuses hooks it would not run, and unknown hook kinds, naming the field', () => {
+    const base = (): Spec => defaultSpec({ cgroupNamespace: false });
+    const withHooks = (hooks: unknown): Spec => ({ ...base(), hooks } as Spec);
+    expect(() => validateSpec(withHooks({ startContainer: [{ path: '/bin/true' }] }), { filesystems: FILESYSTEMS }))
+      .toThrow(expect.objectContaining({ name: 'UnsupportedError', path: 'hooks.startContainer' }));
+    expect(() => validateSpec(withHooks({ onBoot: [{ path: '/bin/true' }] }), { filesystems: FILESYSTEMS }))
+      .toThrow(expect.objectContaining({ name: 'ConfigError', path: 'hooks.onBoot' }));
+    expect(() => validateSpec(withHooks({ poststop: [{ path: '/bin/true' }], createContainer: [] }), { filesystems: FILESYSTEMS })).not.toThrow();
+  });
 });

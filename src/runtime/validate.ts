@@ -305,9 +305,17 @@ function validateMount(v: unknown, i: number, filesystems: ReadonlySet<string>):
   if (!filesystems.has(type)) fail(`unknown filesystem type ${JSON.stringify(type)} (not in /proc/filesystems)`, `${at}.type`);
 }
 
+/** Hook kinds berth runs; the other two of runtime-spec 1.2 run inside the container's namespaces. */
+const RUN_HOOKS = new Set(['prestart', 'createRuntime', 'poststart', 'poststop']);
+const NOT_YET_RUN_HOOKS = new Set(['createContainer', 'startContainer']);
+
 function validateHooks(v: unknown): void {
   const hooks = expectObject(v, 'hooks');
   for (const [kindName, list] of Object.entries(hooks)) {
+    if (NOT_YET_RUN_HOOKS.has(kindName) && Array.isArray(list) && list.length > 0) {
+      throw new UnsupportedError(`${kindName} hooks (run inside the container's namespaces) are not supported yet`, `hooks.${kindName}`);
+    }
+    if (!RUN_HOOKS.has(kindName) && !NOT_YET_RUN_HOOKS.has(kindName)) fail(`unknown hook kind ${JSON.stringify(kindName)}`, `hooks.${kindName}`);
     expectArray(list, `hooks.${kindName}`).forEach((h, i) => {
       const at = `hooks.${kindName}[${i}]`;
       const hook = expectObject(h, at);
