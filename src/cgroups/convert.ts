@@ -44,12 +44,6 @@ export function memorySwapToV2(swap: number | undefined, limit: number | undefin
   return s - m;
 }
 
-/** v2 memory.swap.max + memory.max → the OCI memory+swap figure (for reporting). */
-export function memorySwapFromV2(swapMax: number, memoryMax: number): number {
-  if (swapMax < 0 || memoryMax < 0) return -1;
-  return swapMax + memoryMax;
-}
-
 /** A limit as a v2 file wants it: -1 → `max`. */
 export function v2Limit(n: number): string {
   return n < 0 ? 'max' : String(n);
@@ -60,8 +54,3 @@ export function v1Limit(n: number): string {
   return String(n);
 }
 
-/** CFS quota and period → cpu.max `quota period` (quota -1: `max`; period 0: 100000). */
-export function cpuMax(quota: number | undefined, period: number | undefined): string {
-  const q = quota === undefined || quota === 0 || quota < 0 ? 'max' : String(quota);
-  return `${q} ${period && period > 0 ? period : 100000}`;
-}

@@ -147,16 +147,6 @@ export async function removeCgroupDir(dir: string, budgetMs = 5000): Promise<voi
   }
 }
 
-/** Removes an empty cgroup directory; false (and no error) when it is busy, not empty or gone. */
-export async function removeIfEmpty(dir: string): Promise<boolean> {
-  try {
-    rmdirSync(dir);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Creates `dir` and any missing parents; returns the first directory it created, or null if it existed. */
 export async function makeCgroupDir(dir: string): Promise<string | null> {
   for (let attempt = 0; ; attempt++) {

@@ -71,7 +71,3 @@ export function resolveCgroupPaths(cgPath: string, host: CgroupHost, mode?: Cgro
   return out;
 }
 
-/** Every directory of a cgroup: its v1 hierarchies, then its cgroup2 directory. */
-export function allDirs(p: CgroupPaths): string[] {
-  return [...Object.values(p.v1 ?? {}), ...(p.unified ? [p.unified] : [])];
-}

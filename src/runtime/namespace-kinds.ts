@@ -37,9 +37,6 @@ export const NAMESPACE_KINDS: Readonly<Record<LinuxNamespaceType, NamespaceKind>
   mount: { flag: CLONE.NEWNS, procName: 'mnt' },
 });
 
-/** The spec's namespace type names. */
-export const NAMESPACE_TYPES = Object.keys(NAMESPACE_KINDS) as LinuxNamespaceType[];
-
 /**
  * The order namespaces are joined in: user first (it grants the capabilities over the others
  * it owns), mount last (after it, host paths such as /proc/PID/ns/* no longer resolve as on the

@@ -19,7 +19,7 @@ import { parseMountOptions, PROPAGATION_OPTIONS } from './mount-options.js';
 import { isNamespaceType } from './namespace-kinds.js';
 import { rlimitResource } from './rlimits.js';
 import { compileSeccomp } from './seccomp/compile.js';
-import type { LinuxIDMapping, LinuxNamespace, LinuxNamespaceType, Process, Spec } from './spec.js';
+import type { LinuxIDMapping, LinuxNamespaceType, Process, Spec } from './spec.js';
 
 /** Options of {@link validateSpec}. */
 export interface ValidateOptions {
@@ -277,11 +277,6 @@ function validateDevices(v: unknown): void {
   });
 }
 
-/** True when a (validated) mount is a bind: type bind/rbind, or a bind/rbind option, whatever the type. */
-export function isBindMount(m: { type?: string; options?: string[] }): boolean {
-  return BIND_TYPES.has(m.type ?? '') || parseMountOptions(m.options).bind;
-}
-
 function validateMount(v: unknown, i: number, filesystems: ReadonlySet<string>): void {
   const at = `mounts[${i}]`;
   const m = expectObject(v, at);
@@ -418,7 +413,3 @@ export function validateSpec(spec: unknown, options: ValidateOptions = {}): Spec
   return spec as unknown as Spec;
 }
 
-/** The namespaces of a validated config as type → path ('' for new ones). */
-export function namespaceMap(namespaces: readonly LinuxNamespace[] | undefined): Map<LinuxNamespaceType, string> {
-  return new Map((namespaces ?? []).map((n) => [n.type, n.path ?? '']));
-}
