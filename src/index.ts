@@ -36,5 +36,23 @@ export type { BlobInfo } from './image/content-store.js';
 export { digestHex, sha256 } from './image/digest.js';
 export type { Digest } from './image/digest.js';
 export { ContentError, LayerError } from './image/errors.js';
+export { ImageReferenceError } from './image/errors.js';
+export {
+  DEFAULT_DOMAIN,
+  DEFAULT_TAG,
+  MAX_PATH_LENGTH,
+  familiarName,
+  familiarString,
+  isImageIdLike,
+  normalizeReference,
+  parseImageIdLike,
+  parseReference,
+  referenceString,
+  repositoryName,
+  withDefaultTag,
+  withDigest,
+  withTag,
+} from './image/reference.js';
+export type { ImageIdLike, Reference } from './image/reference.js';
 export { applyLayer, cleanEntryPath } from './image/layer-apply.js';
 export type { ApplyLayerOptions, ApplyLayerResult, WhiteoutFormat } from './image/layer-apply.js';

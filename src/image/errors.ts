@@ -24,3 +24,21 @@ export class LayerError extends BerthError {
     super(entry === undefined ? message : `${entry}: ${message}`, { code, stage: 'layer', path: entry, cause });
   }
 }
+
+/**
+ * An image reference (`name[:tag][@digest]`) is malformed (`EINVALIDREFERENCE`); `path` is the
+ * input, `reason` says what is wrong with it. Not named `ReferenceError`, which would shadow
+ * JavaScript's built-in class of that name wherever it is imported.
+ */
+export class ImageReferenceError extends BerthError {
+  /** The string that was parsed. */
+  readonly input: string;
+  /** What is wrong with it, e.g. `tag "-x" is invalid`. */
+  readonly reason: string;
+
+  constructor(input: string, reason: string) {
+    super(`invalid reference ${JSON.stringify(input)}: ${reason}`, { code: 'EINVALIDREFERENCE', stage: 'reference', path: input });
+    this.input = input;
+    this.reason = reason;
+  }
+}
