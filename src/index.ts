@@ -54,5 +54,16 @@ export {
   withTag,
 } from './image/reference.js';
 export type { ImageIdLike, Reference } from './image/reference.js';
+export {
+  COMPRESSION_MAGIC_LENGTH,
+  assertSupportedCompression,
+  compressStream,
+  compressionOfMediaType,
+  decompressStream,
+  detectCompression,
+  isNonDistributableMediaType,
+  layerMediaType,
+} from './image/compression.js';
+export type { CompressOptions, Compression, Decompressed, MediaTypeFormat, SupportedCompression } from './image/compression.js';
 export { applyLayer, cleanEntryPath } from './image/layer-apply.js';
 export type { ApplyLayerOptions, ApplyLayerResult, WhiteoutFormat } from './image/layer-apply.js';
