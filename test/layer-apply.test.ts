@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
+import { compress as zstdCompress } from 'zstd-napi';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { applyLayer, LayerError, type ApplyLayerOptions, type Digest } from '../src/index.js';
 import { chmodIn, closeFd, getxattrIn, mkdirIn, openIn, openRoot, rmtreeIn, symlinkIn, unlinkIn } from '../src/native/index.js';
@@ -87,6 +88,17 @@ describe('applyLayer', () => {
     const r = await applyLayer(gz, target, { expectedDigest: sha(gz), expectedDiffID: sha(t) });
     expect(r).toMatchObject({ compression: 'gzip', diffID: sha(t), digest: sha(gz) });
     expect(readFileSync(path.join(target, 'a'), 'utf8')).toBe('gz');
+  });
+
+  it('detects zstd from the first bytes and applies it; a truncated or corrupt zstd layer is ECORRUPT', async () => {
+    const t = await makeTar([dir('etc'), file('etc/z', 'zstd content'.repeat(100))]);
+    const zst = zstdCompress(t);
+    const r = await applyLayer(zst, target, { expectedDigest: sha(zst), expectedDiffID: sha(t) });
+    expect(r).toEqual({ compression: 'zstd', diffID: sha(t), digest: sha(zst), size: t.length });
+    expect(readFileSync(path.join(target, 'etc/z'), 'utf8')).toBe('zstd content'.repeat(100));
+    target = `${target}-2`;
+    await rejects(zst.subarray(0, zst.length - 10), 'ECORRUPT');
+    await rejects(Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), t]), 'ECORRUPT');
   });
 
   it('neutralises ../ and absolute paths: they resolve inside the target', async () => {
@@ -206,12 +218,14 @@ describe('applyLayer', () => {
     await rejects(badSum, 'ECORRUPT');
   });
 
-  it('rejects a layer whose digest or DiffID does not match, and zstd for now', async () => {
+  it('rejects a layer whose digest or DiffID does not match, and bzip2 or xz compression', async () => {
     const t = await makeTar([file('a')]);
     const err = await rejects(t, 'EDIGEST', { expectedDigest: sha(Buffer.from('other')) });
     expect(err.message).toContain(sha(t));
     await rejects(gzipSync(t), 'EDIGEST', { expectedDiffID: sha(gzipSync(t)) });
-    await rejects(Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), t]), 'EUNSUPPORTED');
+    const bz = await rejects(Buffer.concat([Buffer.from('BZh91AY&SY'), t]), 'EUNSUPPORTEDCOMPRESSION');
+    expect(bz.message).toContain('bzip2');
+    await rejects(Buffer.concat([Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]), t]), 'EUNSUPPORTEDCOMPRESSION');
     await expect(applyLayer(t, sentinel)).rejects.toMatchObject({ code: 'EEXIST' });
     await expect(applyLayer(t, path.join(base, 'no-such-dir', 'x'))).rejects.toMatchObject({ name: 'LayerError', code: 'ENOENT' });
     // two applies racing for one target: one wins, the other is EEXIST; no temp dir is left

@@ -1,5 +1,5 @@
 /**
- * Safe layer extraction. A layer tar (uncompressed or gzip, detected from its first bytes) is
+ * Safe layer extraction. A layer tar (uncompressed, gzip or zstd, detected from its first bytes) is
  * parsed with tar-stream and every filesystem operation is resolved inside the target with
  * openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) through the addon's `*In` primitives: `..`,
  * absolute paths and symlinks (to `/` or elsewhere) resolve inside the layer, hard links can
@@ -12,13 +12,13 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, writeSync } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, pipeline as pipeStreams } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { BerthError, NativeError } from '../errors.js';
 import * as nat from '../native/index.js';
 import { DigestStream, digestHex, type Digest } from './digest.js';
+import { decompressStream } from './compression.js';
 import { LayerError } from './errors.js';
 
 /** How whiteouts are materialised: removed from the lower content (`vfs`), or as overlayfs whiteouts (0:0 char devices and `trusted.overlay.opaque=y`). */
@@ -45,7 +45,7 @@ export interface ApplyLayerResult {
   /** sha256 of the blob as given. */
   digest: Digest;
   /** Compression detected from the first bytes. */
-  compression: 'none' | 'gzip';
+  compression: 'none' | 'gzip' | 'zstd';
   /** Size of the uncompressed tar in bytes. */
   size: number;
 }
@@ -83,33 +83,6 @@ function copyTree(from: string, to: string): Promise<void> {
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve() : reject(new LayerError(`copying lower ${from} failed: ${stderr.trim()}`, 'ECOPY', from))));
   });
-}
-
-/** Splits the first bytes off an async iterable of chunks: returns the head (at least `n` bytes unless shorter) and the whole stream again. */
-async function peek(src: AsyncIterable<Buffer>, n: number): Promise<{ head: Buffer; all: AsyncIterable<Buffer> }> {
-  const it = src[Symbol.asyncIterator]();
-  const taken: Buffer[] = [];
-  let len = 0;
-  let done = false;
-  while (len < n) {
-    const r = await it.next();
-    if (r.done === true) {
-      done = true;
-      break;
-    }
-    taken.push(r.value);
-    len += r.value.length;
-  }
-  async function* all(): AsyncGenerator<Buffer> {
-    yield* taken;
-    if (done) return;
-    for (;;) {
-      const r = await it.next();
-      if (r.done === true) return;
-      yield r.value;
-    }
-  }
-  return { head: Buffer.concat(taken), all: all() };
 }
 
 /** Applies one layer's entries onto an open root fd. */
@@ -345,7 +318,7 @@ class Applier {
 }
 
 /**
- * Applies a layer tar (uncompressed or gzip) as the new directory `dest` (which must not
+ * Applies a layer tar (uncompressed, gzip or zstd) as the new directory `dest` (which must not
  * exist), on top of a copy of `options.lower` if given. The blob's digest and DiffID are
  * computed while applying and checked against the expected ones. Any failure throws a
  * {@link LayerError} and leaves no `dest` (nor any temp directory).
@@ -390,14 +363,10 @@ async function applyEntries(source: Readable | AsyncIterable<Uint8Array> | Uint8
   const input: AsyncIterable<Buffer> = source instanceof Uint8Array ? Readable.from([Buffer.from(source)]) : (source as AsyncIterable<Buffer>);
   const raw = new DigestStream();
   const diff = new DigestStream();
-  const { head, all } = await peek(input, 4);
-  let compression: 'none' | 'gzip' = 'none';
-  if (head[0] === 0x1f && head[1] === 0x8b) compression = 'gzip';
-  else if (head.readUInt32LE(0) === 0xfd2fb528 && head.length >= 4) throw new LayerError('zstd-compressed layers are not supported yet', 'EUNSUPPORTED');
+  pipeStreams(Readable.from(input, { objectMode: false }), raw, () => undefined); // a failure surfaces on raw
+  const { compression, stream: src } = await decompressStream(raw);
   const extract = tar.extract();
-  const src = Readable.from(all, { objectMode: false });
-  const stages: NodeJS.ReadWriteStream[] = compression === 'gzip' ? [raw, createGunzip(), diff] : [raw, diff];
-  const done = pipeline([src, ...stages, extract] as unknown as NodeJS.ReadWriteStream[]).then(
+  const done = pipeline([src, diff, extract] as unknown as NodeJS.ReadWriteStream[]).then(
     () => undefined,
     (err: unknown) => err,
   );
