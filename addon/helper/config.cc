@@ -138,6 +138,7 @@ MountEntry decode_mount(const Record& outer) {
       case M_PROPAGATION: m.propagation = get_u64(r); break;
       case M_DATA: m.data = get_str(r); break;
       case M_REMOUNT_FLAGS: m.remount_flags = get_u64(r); break;
+      case M_CWD: m.cwd = get_str(r); break;
       default: unknown(r, outer.tag);
     }
   }
@@ -227,6 +228,7 @@ void decode_record(const Record& r, Config* c) {
     case CFG_READONLY_ROOTFS: c->readonly_rootfs = get_bool(r); break;
     case CFG_NO_PIVOT: c->no_pivot = get_bool(r); break;
     case CFG_MOUNT: c->mounts.push_back(decode_mount(r)); break;
+    case CFG_ROOTFS_MOUNT: c->rootfs_mounts.push_back(decode_mount(r)); break;
     case CFG_DEVICE: c->devices.push_back(decode_device(r)); break;
     case CFG_SYMLINK: c->symlinks.push_back(decode_symlink(r)); break;
     case CFG_MASKED_PATH: c->masked_paths.push_back(get_str(r)); break;
@@ -279,14 +281,16 @@ void validate(Config* c, uint64_t seen, const std::vector<int>& fds) {
     bad("CFG_UID_MAP/CFG_GID_MAP without CLONE_NEWUSER");
   // Records that shape the container's filesystem need a create with a mount namespace of its
   // own: a new one, or one joined by path (whose mount table it then changes, as runc does).
-  static const uint32_t kRootfsTags[] = {CFG_ROOTFS,       CFG_ROOTFS_PROPAGATION, CFG_READONLY_ROOTFS,
-                                         CFG_NO_PIVOT,     CFG_MOUNT,              CFG_DEVICE,
-                                         CFG_SYMLINK,      CFG_MASKED_PATH,        CFG_READONLY_PATH};
+  static const uint32_t kRootfsTags[] = {CFG_ROOTFS,  CFG_ROOTFS_PROPAGATION, CFG_READONLY_ROOTFS, CFG_NO_PIVOT,
+                                         CFG_MOUNT,   CFG_ROOTFS_MOUNT,       CFG_DEVICE,          CFG_SYMLINK,
+                                         CFG_MASKED_PATH, CFG_READONLY_PATH};
   bool newns = c->sets_up_rootfs();
   for (uint32_t t : kRootfsTags)
     if ((seen & (1ULL << t)) && !newns) bad("tag " + num(t) + " needs mode create with a mount namespace");
   if (newns && (c->rootfs.empty() || c->rootfs[0] != '/')) bad("CFG_ROOTFS must be an absolute path");
   if (c->has_cwd && (c->cwd.empty() || c->cwd[0] != '/')) bad("CFG_CWD must be absolute");
+  for (const MountEntry& m : c->rootfs_mounts)
+    if (!m.cwd.empty() && m.cwd[0] != '/') bad("M_CWD must be absolute: '" + m.cwd + "'");
   bool uts = c->new_namespaces & CLONE_NEWUTS;
   for (const NsJoin& j : c->joins) uts = uts || j.type == CLONE_NEWUTS || j.type == 0;
   if ((c->has_hostname || c->has_domainname) && !uts) bad("CFG_HOSTNAME/CFG_DOMAINNAME need a UTS namespace");

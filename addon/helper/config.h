@@ -14,7 +14,7 @@ struct NsJoin {
 };
 
 struct MountEntry {
-  std::string source, target, fstype, data;
+  std::string source, target, fstype, data, cwd;
   uint64_t flags = 0, propagation = 0, remount_flags = 0;
 };
 
@@ -64,6 +64,7 @@ struct Config {
   uint64_t rootfs_propagation = 0;  // default MS_SLAVE|MS_REC when absent
   bool readonly_rootfs = false, no_pivot = false;
   std::vector<MountEntry> mounts;
+  std::vector<MountEntry> rootfs_mounts;  // CFG_ROOTFS_MOUNT: assemble the rootfs itself
   std::vector<DeviceEntry> devices;
   std::vector<SymlinkEntry> symlinks;
   std::vector<std::string> masked_paths, readonly_paths;

@@ -19,7 +19,10 @@ void make_symlink(int root, const SymlinkEntry& l);
 // when the plain remount fails with EPERM (flags locked in a user namespace). Returns 0 or errno.
 int remount_bind(const std::string& path, unsigned long flags, bool keep_existing);
 
-// Create mode, with a new mount namespace: rootfs propagation, rootfs bind, CFG_MOUNT,
+// Mounts one CFG_ROOTFS_MOUNT onto the rootfs path (STAGE_ROOTFS_MOUNT on failure).
+void mount_rootfs_layer(const std::string& rootfs, const MountEntry& m);
+
+// Create mode, with a new mount namespace: rootfs propagation, CFG_ROOTFS_MOUNT, rootfs bind, CFG_MOUNT,
 // CFG_DEVICE, CFG_SYMLINK, then pivot_root (or MS_MOVE + chroot). Afterwards "/" is the rootfs.
 void prepare_rootfs(const Config& c);
 // After pivot_root: masked paths, read-only paths, read-only rootfs.

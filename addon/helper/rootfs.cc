@@ -51,6 +51,7 @@ void prepare_rootfs(const Config& c) {
   const char* rootfs = c.rootfs.c_str();
   if (mount(nullptr, "/", nullptr, MS_SLAVE | MS_REC, nullptr) < 0)
     fail(STAGE_ROOTFS_PROPAGATION, errno, "/");
+  for (const MountEntry& m : c.rootfs_mounts) mount_rootfs_layer(c.rootfs, m);
   if (mount(rootfs, rootfs, "bind", MS_BIND | MS_REC, nullptr) < 0) fail(STAGE_ROOTFS, errno, rootfs);
   // Opened after the bind, so it names the new mount and not the directory beneath it.
   int root = open(rootfs, O_DIRECTORY | O_RDONLY | O_CLOEXEC);

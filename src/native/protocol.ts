@@ -77,12 +77,14 @@ export const ConfigTag = {
   EXEC_FD_PASSTHROUGH: 36,
   CONTROLLING_TTY: 37,
   SECCOMP: 38,
+  ROOTFS_MOUNT: 39,
 } as const;
 
 /** Config tags whose record holds nested records. */
 export const NESTED_CONFIG_TAGS: ReadonlySet<number> = new Set([
   ConfigTag.JOIN_NAMESPACE,
   ConfigTag.MOUNT,
+  ConfigTag.ROOTFS_MOUNT,
   ConfigTag.DEVICE,
   ConfigTag.SYMLINK,
   ConfigTag.SYSCTL,
@@ -104,6 +106,7 @@ export const MountTag = {
   PROPAGATION: 5,
   DATA: 6,
   REMOUNT_FLAGS: 7,
+  CWD: 8,
 } as const;
 
 /** Records nested in CFG_DEVICE (`enum berth_device_tag`). */
@@ -169,6 +172,7 @@ export const Stage = {
   UMASK: 28,
   STDIO: 29,
   SECCOMP: 30,
+  ROOTFS_MOUNT: 31,
 } as const;
 
 /** D_TYPE values: the device kind as its ASCII letter. */

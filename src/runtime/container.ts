@@ -21,6 +21,7 @@ import { NAMESPACE_KINDS } from './namespace-kinds.js';
 import { StateStore, type ContainerRecord } from './state-store.js';
 import { prepareStdio, type StdioOption } from './stdio.js';
 import { validateSpec } from './validate.js';
+import type { RootfsMount } from './rootfs-mounts.js';
 
 /** Container lifecycle states (OCI `status`). */
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'stopped';
@@ -43,6 +44,8 @@ export interface CreateOptions {
   noPivot?: boolean;
   /** What to do with rlimits above the host's hard limits: `strict` (error, default) or `clamp`. */
   rlimits?: RlimitPolicy;
+  /** Mounts that assemble the rootfs (a graph driver's snapshot), made onto the spec's root path inside the container's mount namespace. */
+  rootfsMounts?: readonly RootfsMount[];
 }
 
 /** Options of {@link Container.exec}. */
@@ -123,6 +126,7 @@ export class Container {
         stdioTargets: stdio.targets,
         cgroupProcs: cgroup.procsFiles,
         noPivot: options.noPivot ?? false,
+        rootfsMounts: options.rootfsMounts ?? [],
         rlimitPolicy: options.rlimits ?? 'strict',
       });
       launched = await launch(payload, stdio.fds, { id: options.id, rootfs });

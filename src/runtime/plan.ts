@@ -19,6 +19,7 @@ import { resolveRlimits, type ResolvedRlimit, type RlimitPolicy } from './rlimit
 import { compileSeccomp, encodeSeccomp, type CompiledSeccomp } from './seccomp/compile.js';
 import type { LinuxCapabilities, LinuxNamespaceType, Mount, Process, Spec } from './spec.js';
 import { validateProcess } from './validate.js';
+import { planRootfsMounts, type RootfsMount } from './rootfs-mounts.js';
 
 /** Re-exported: the rlimit policy of a plan (`strict` or `clamp`). */
 export type { RlimitPolicy } from './rlimits.js';
@@ -52,6 +53,8 @@ export interface InitContext extends CommonContext {
   bundlePath?: string;
   /** MS_MOVE + chroot instead of pivot_root. */
   noPivot?: boolean;
+  /** Mounts that assemble the rootfs itself (a graph driver's snapshot), made onto `rootfsPath` first. */
+  rootfsMounts?: readonly RootfsMount[];
 }
 
 /** Context of {@link buildExecConfig}. */
@@ -85,6 +88,8 @@ export interface PlannedMount {
   data: string;
   /** M_REMOUNT_FLAGS (binds; 0: no remount). */
   remountFlags: number;
+  /** M_CWD (rootfs mounts only): the directory the mount is made from. */
+  cwd?: string;
 }
 
 /** One device node. */
@@ -162,6 +167,8 @@ export interface InitPlan {
   rootfsPropagation: number;
   /** Read-only rootfs. */
   readonlyRootfs: boolean;
+  /** Mounts that assemble the rootfs, in order. */
+  rootfsMounts: PlannedMount[];
   /** Mounts, in order. */
   mounts: PlannedMount[];
   /** Device nodes. */
@@ -439,6 +446,7 @@ export function planInit(spec: Spec, ctx: InitContext): { plan: InitPlan; warnin
     timeOffsets,
     rootfsPropagation: linux.rootfsPropagation ? PROPAGATION_OPTIONS[linux.rootfsPropagation]! : DEFAULT_ROOTFS_PROPAGATION,
     readonlyRootfs: spec.root?.readonly ?? false,
+    rootfsMounts: planRootfsMounts(ctx.rootfsMounts ?? []),
     mounts,
     devices: dev.devices,
     symlinks: [...symlinks, ...dev.symlinks],
@@ -492,6 +500,16 @@ function writeJoins(w: RecordWriter, joins: ReadonlyArray<{ flag: number; path: 
   for (const j of joins) w.nested(ConfigTag.JOIN_NAMESPACE, new RecordWriter().u32(NsTag.TYPE, j.flag).str(NsTag.PATH, j.path));
 }
 
+/** The M_* records of one planned mount. */
+function mountRecords(m: PlannedMount): RecordWriter {
+  const r = new RecordWriter().str(MountTag.SOURCE, m.source).str(MountTag.TARGET, m.target).str(MountTag.FSTYPE, m.fstype).u64(MountTag.FLAGS, m.flags);
+  if (m.propagation) r.u64(MountTag.PROPAGATION, m.propagation);
+  if (m.data) r.str(MountTag.DATA, m.data);
+  if (m.remountFlags) r.u64(MountTag.REMOUNT_FLAGS, m.remountFlags);
+  if (m.cwd !== undefined) r.str(MountTag.CWD, m.cwd);
+  return r;
+}
+
 /** Encodes a create plan as a FRAME_CONFIG payload (records in protocol.h order, CFG_VERSION first). */
 export function encodeInitPlan(plan: InitPlan, ctx: InitContext): Buffer {
   const w = new RecordWriter();
@@ -507,17 +525,8 @@ export function encodeInitPlan(plan: InitPlan, ctx: InitContext): Buffer {
   w.u64(ConfigTag.ROOTFS_PROPAGATION, plan.rootfsPropagation);
   w.bool(ConfigTag.READONLY_ROOTFS, plan.readonlyRootfs);
   w.bool(ConfigTag.NO_PIVOT, ctx.noPivot ?? false);
-  for (const m of plan.mounts) {
-    const r = new RecordWriter()
-      .str(MountTag.SOURCE, m.source)
-      .str(MountTag.TARGET, m.target)
-      .str(MountTag.FSTYPE, m.fstype)
-      .u64(MountTag.FLAGS, m.flags);
-    if (m.propagation) r.u64(MountTag.PROPAGATION, m.propagation);
-    if (m.data) r.str(MountTag.DATA, m.data);
-    if (m.remountFlags) r.u64(MountTag.REMOUNT_FLAGS, m.remountFlags);
-    w.nested(ConfigTag.MOUNT, r);
-  }
+  for (const m of plan.rootfsMounts) w.nested(ConfigTag.ROOTFS_MOUNT, mountRecords(m));
+  for (const m of plan.mounts) w.nested(ConfigTag.MOUNT, mountRecords(m));
   for (const d of plan.devices) {
     w.nested(
       ConfigTag.DEVICE,

@@ -92,6 +92,12 @@ enum berth_config_tag {
                              // (8 bytes each, 1..4096 of them). Installed with seccomp(2) right
                              // before execve; before the user switch when no_new_privs is off
                              // and the final effective set lacks CAP_SYS_ADMIN (runc's order).
+  CFG_ROOTFS_MOUNT = 39,     // nested: M_* with M_TARGET "/"; mounted onto CFG_ROOTFS, in order,
+                             // in the container's mount namespace before anything else there
+                             // (a graph driver's snapshot). With M_CWD the helper mounts from
+                             // that directory, so relative paths in M_DATA resolve against it;
+                             // an overlay whose data exceeds a page goes through fsopen(2) with
+                             // one "lowerdir+" per layer.
 };
 
 // Records nested in CFG_JOIN_NAMESPACE.
@@ -111,6 +117,7 @@ enum berth_mount_tag {
   M_DATA = 6,         // string: fs-specific options ("mode=755,size=65536k")
   M_REMOUNT_FLAGS = 7,  // u64: for binds, flags applied with MS_BIND|MS_REMOUNT afterwards
                         // (MS_RDONLY, MS_NOSUID, ...); 0 = no remount
+  M_CWD = 8,            // string: CFG_ROOTFS_MOUNT only; absolute host directory to mount from
 };
 
 // Records nested in CFG_DEVICE.
@@ -177,6 +184,7 @@ enum berth_stage {
   STAGE_UMASK = 28,
   STAGE_STDIO = 29,
   STAGE_SECCOMP = 30,         // installing the seccomp filter
+  STAGE_ROOTFS_MOUNT = 31,    // a CFG_ROOTFS_MOUNT; detail: its source
 };
 
 #endif  // BERTH_PROTOCOL_H
