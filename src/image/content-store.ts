@@ -12,6 +12,8 @@ import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { digestHex, type Digest } from './digest.js';
 import { ContentError } from './errors.js';
+import { syncDir } from '../util/atomic-file.js';
+import { processAlive } from '../util/process-alive.js';
 
 /** What {@link ContentStore.write} stored. */
 export interface BlobInfo {
@@ -24,26 +26,6 @@ export interface BlobInfo {
 const TEMP_PREFIX = '.tmp-';
 /** Temp files of live processes younger than this are left alone by {@link ContentStore.open}. */
 const TEMP_MAX_AGE_MS = 24 * 3600 * 1000;
-
-/** Whether a process with this pid exists. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** fsyncs a directory so a rename in it is durable. */
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 /** A stream that passes a blob through and errors at its end when the content does not match `expected`. */
 export class VerifyStream extends Transform {
@@ -94,7 +76,7 @@ export class ContentStore {
       const file = path.join(store.dir, name);
       const st = await stat(file).catch(() => undefined);
       if (st === undefined) continue;
-      if (!Number.isInteger(pid) || !alive(pid) || now - st.mtimeMs > TEMP_MAX_AGE_MS) {
+      if (!Number.isInteger(pid) || !processAlive(pid) || now - st.mtimeMs > TEMP_MAX_AGE_MS) {
         await rm(file, { force: true });
       }
     }

@@ -1,0 +1,84 @@
+/**
+ * Metadata files written atomically: a temp file in the same directory, fsynced, renamed over
+ * the target, and the directory fsynced, so a reader (or the next open after `kill -9` or a
+ * power loss) sees the old content or the new, never a torn one. Temp files carry the writer's
+ * pid so that {@link removeStaleTemps} can drop those of dead writers.
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { processAlive } from './process-alive.js';
+
+const TEMP_PREFIX = '.tmp-';
+
+/** fsyncs a directory so that a rename or unlink in it is durable. */
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Writes `data` to `file` atomically and durably (creating the directory). */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const dir = path.dirname(file);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const temp = path.join(dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`);
+  const fh = await open(temp, 'wx', mode);
+  try {
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(temp, file);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+  await syncDir(dir);
+}
+
+/** Writes a value as JSON atomically and durably. */
+export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  await writeFileAtomic(file, `${JSON.stringify(value, null, 1)}\n`);
+}
+
+/** Reads a JSON file; undefined when it does not exist. */
+export async function readJsonIfExists<T>(file: string): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  return JSON.parse(text) as T;
+}
+
+/** Removes temp files (and directories) named `.tmp-<pid>-*` in `dir` whose writer is gone. */
+export async function removeStaleTemps(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  for (const name of names) {
+    if (!name.startsWith(TEMP_PREFIX)) continue;
+    const pid = Number(name.slice(TEMP_PREFIX.length).split('-')[0]);
+    if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) continue;
+    const file = path.join(dir, name);
+    if (await stat(file).then(() => true, () => false)) await rm(file, { recursive: true, force: true });
+  }
+}
+
+/** The prefix of temp names made by this process (for siblings that stage whole directories). */
+export function tempName(): string {
+  return `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`;
+}
