@@ -358,6 +358,30 @@ export async function applyLayer(
   }
 }
 
+/**
+ * Applies a layer tar onto the existing directory `dir` in place (a graph driver's snapshot,
+ * which is discarded as a whole when this fails). Digests are checked as by {@link applyLayer};
+ * failures throw a {@link LayerError}.
+ */
+export async function applyLayerInto(
+  source: Readable | AsyncIterable<Uint8Array> | Uint8Array,
+  dir: string,
+  options: Omit<ApplyLayerOptions, 'lower'> = {},
+): Promise<ApplyLayerResult> {
+  if (options.expectedDigest !== undefined) digestHex(options.expectedDigest);
+  if (options.expectedDiffID !== undefined) digestHex(options.expectedDiffID);
+  const root = nat.openRoot(path.resolve(dir));
+  try {
+    return await applyEntries(source, root, options);
+  } catch (err) {
+    if (err instanceof BerthError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new LayerError(err instanceof Error ? err.message : String(err), typeof code === 'string' ? code : 'EIO', dir, err);
+  } finally {
+    nat.closeFd(root);
+  }
+}
+
 /** Parses the tar and applies its entries onto `root`; checks digests. */
 async function applyEntries(source: Readable | AsyncIterable<Uint8Array> | Uint8Array, root: number, options: ApplyLayerOptions): Promise<ApplyLayerResult> {
   const input: AsyncIterable<Buffer> = source instanceof Uint8Array ? Readable.from([Buffer.from(source)]) : (source as AsyncIterable<Buffer>);
