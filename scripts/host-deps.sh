@@ -1,8 +1,9 @@
 #!/bin/sh
-# Installs the Debian packages that berth's build, demo, tests and benchmarks (runc, crun) use.
+# Installs the Debian packages that berth's build, demo, tests (btrfs-progs for the btrfs driver's
+# loop-device file system) and benchmarks (runc, crun) use.
 # Idempotent; needs root (as .ci/run is). Using berth needs only the build tools.
 set -eu
-pkgs="busybox-static cmake g++ make python3 runc crun"
+pkgs="busybox-static cmake g++ make python3 runc crun btrfs-progs"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -67,3 +67,4 @@ export {
 export type { CompressOptions, Compression, Decompressed, MediaTypeFormat, SupportedCompression } from './image/compression.js';
 export { applyLayer, cleanEntryPath } from './image/layer-apply.js';
 export type { ApplyLayerOptions, ApplyLayerResult, WhiteoutFormat } from './image/layer-apply.js';
+export { BtrfsDriver } from './graphdriver/btrfs.js';

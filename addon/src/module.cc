@@ -14,6 +14,7 @@ Napi::Object InitBerth(Napi::Env env, Napi::Object exports) {
   berth::RegisterBpfDevice(env, exports);
   berth::RegisterEventfd(env, exports);
   berth::RegisterSafeFs(env, exports);
+  berth::RegisterBtrfs(env, exports);
   return exports;
 }
 

@@ -106,6 +106,16 @@ export interface BerthAddon {
   setxattrIn(root: number, rel: string, name: string, value: Buffer): void;
   /** getxattr of the object itself (not followed), parent resolved in the root. */
   getxattrIn(root: number, rel: string, name: string): Buffer;
+  /** BTRFS_IOC_SUBVOL_CREATE: an empty subvolume `name` in the directory `parentDir`. */
+  btrfsSubvolCreate(parentDir: string, name: string): void;
+  /** BTRFS_IOC_SNAP_CREATE_V2: a snapshot `name` of the subvolume `src` in `destParentDir` (BTRFS_SUBVOL_RDONLY when readonly). */
+  btrfsSnapshot(src: string, destParentDir: string, name: string, readonly: boolean): void;
+  /** BTRFS_IOC_SNAP_DESTROY of the subvolume `name` in `parentDir`. */
+  btrfsSubvolDelete(parentDir: string, name: string): void;
+  /** BTRFS_IOC_SUBVOL_GETFLAGS/SETFLAGS: sets or clears a subvolume's BTRFS_SUBVOL_RDONLY. */
+  btrfsSetReadonly(subvol: string, readonly: boolean): void;
+  /** Whether `path` (not followed) is a subvolume root: a directory with inode 256 on btrfs. */
+  btrfsIsSubvolume(path: string): boolean;
 }
 
 const require = createRequire(import.meta.url);

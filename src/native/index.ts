@@ -1,8 +1,8 @@
 /**
  * Typed access to the native addon: the sealed init helper, pidfds and exit watching, framed
- * sends with fd passing, fifos, locks and namespace fds. Every failure is a {@link NativeError}
- * whose `code` is the errno name, `errno` the number, `stage` the system call and `path` the
- * file at fault, when there is one.
+ * sends with fd passing, fifos, locks, namespace fds, safe in-root file calls and btrfs
+ * subvolumes. Every failure is a {@link NativeError} whose `code` is the errno name, `errno`
+ * the number, `stage` the system call and `path` the file at fault, when there is one.
  * @module
  */
 import os from 'node:os';
@@ -275,4 +275,29 @@ export function setxattrIn(root: number, rel: string, name: string, value: Uint8
 /** Reads the extended attribute `name` of `rel` inside `root` (not following a symlink). */
 export function getxattrIn(root: number, rel: string, name: string): Buffer {
   return native(() => addon().getxattrIn(root, rel, name));
+}
+
+/** Creates an empty btrfs subvolume `name` in the directory `parentDir` (EEXIST if taken, ENOTTY off btrfs). */
+export function btrfsSubvolCreate(parentDir: string, name: string): void {
+  native(() => addon().btrfsSubvolCreate(parentDir, name));
+}
+
+/** Snapshots the subvolume `src` as `name` in the directory `destParentDir`, read-only when `readonly` (a writable snapshot of a read-only subvolume is fine). */
+export function btrfsSnapshot(src: string, destParentDir: string, name: string, readonly = false): void {
+  native(() => addon().btrfsSnapshot(src, destParentDir, name, readonly));
+}
+
+/** Deletes the subvolume `name` in the directory `parentDir` with its content (ENOTEMPTY when it holds nested subvolumes). */
+export function btrfsSubvolDelete(parentDir: string, name: string): void {
+  native(() => addon().btrfsSubvolDelete(parentDir, name));
+}
+
+/** Marks the subvolume at `subvol` read-only (writes then fail with EROFS) or writable again. */
+export function btrfsSetReadonly(subvol: string, readonly: boolean): void {
+  native(() => addon().btrfsSetReadonly(subvol, readonly));
+}
+
+/** Whether `path` (not followed) is the root of a btrfs subvolume; ENOENT when absent. */
+export function btrfsIsSubvolume(path: string): boolean {
+  return native(() => addon().btrfsIsSubvolume(path));
 }
