@@ -14,9 +14,13 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import * as nat from '../native/index.js';
+import type { LayerDirs } from './driver.js';
 
 /** Where the changes come from. */
-export type DiffSource = { kind: 'overlay'; upper: string } | { kind: 'compare'; dir: string; parent: string | undefined };
+export type DiffSource =
+  | { kind: 'overlay'; upper: string }
+  | { kind: 'compare'; dir: string; parent: string | undefined }
+  | { kind: 'merged'; dirs: readonly string[]; overlay: boolean };
 
 /** A tar entry header as tar-stream's pack takes it. */
 type EntryHeader = Parameters<tar.Pack['entry']>[0];
@@ -141,6 +145,50 @@ class DiffWriter {
     }
   }
 
+  /** Walks the union of the layer dirs `roots` (topmost first) as overlayfs shows it; with `overlay`, 0:0 devices are whiteouts and opaque directories hide what is below. */
+  async merged(roots: readonly string[], overlay: boolean, rel = ''): Promise<void> {
+    const seen = new Map<string, { root: string; st: BigIntStats; roots: string[]; closed: boolean }>();
+    const hidden = new Set<string>();
+    for (const root of roots) {
+      for (const name of await readdir(path.join(root, rel)).catch(() => [] as string[])) {
+        const r = rel === '' ? name : `${rel}/${name}`;
+        const prior = seen.get(name);
+        if (prior !== undefined) {
+          if (prior.st.isDirectory() && !prior.closed) {
+            const below = await lstat(path.join(root, r)).catch(() => undefined);
+            if (below?.isDirectory()) prior.roots.push(root);
+            else prior.closed = true;
+          }
+          continue;
+        }
+        if (hidden.has(name)) continue;
+        const st = await lstat(path.join(root, r), { bigint: true });
+        if (overlay && st.isCharacterDevice() && st.rdev === 0n) hidden.add(name);
+        else seen.set(name, { root, st, roots: [root], closed: false });
+      }
+      if (overlay && rel !== '' && this.isOpaque(root, rel)) break;
+    }
+    for (const name of [...seen.keys()].sort()) {
+      const { root, st, roots: below } = seen.get(name)!;
+      const r = rel === '' ? name : `${rel}/${name}`;
+      await this.write(r, path.join(root, r), st);
+      if (st.isDirectory()) await this.merged(below, overlay, r);
+    }
+  }
+
+  /** Whether `rel` in the layer dir `dir` is an opaque overlay directory. */
+  private isOpaque(dir: string, rel: string): boolean {
+    let root = -1;
+    try {
+      root = nat.openRoot(dir);
+      return nat.getxattrIn(root, rel, 'trusted.overlay.opaque').toString() === 'y';
+    } catch {
+      return false;
+    } finally {
+      if (root >= 0) nat.closeFd(root);
+    }
+  }
+
   /** Compares a full tree with its parent's. */
   async compare(dir: string, parent: string | undefined, rel = ''): Promise<void> {
     const here = (await readdir(path.join(dir, rel))).sort();
@@ -172,6 +220,7 @@ export function diffTar(source: () => Promise<DiffSource>): Readable {
     const src = await source();
     const w = new DiffWriter(pack);
     if (src.kind === 'overlay') await w.overlay(src.upper);
+    else if (src.kind === 'merged') await w.merged(src.dirs, src.overlay);
     else await w.compare(src.dir, src.parent);
     pack.finalize();
   })().catch((err: unknown) => {
@@ -179,4 +228,9 @@ export function diffTar(source: () => Promise<DiffSource>): Readable {
     pack.destroy();
   });
   return out;
+}
+
+/** The whole tree of a snapshot (the union of its layer dirs, whiteouts applied) as a tar. */
+export function mergedTreeTar(layers: LayerDirs): Readable {
+  return diffTar(async () => ({ kind: 'merged', dirs: layers.dirs, overlay: layers.whiteouts === 'overlay' }));
 }

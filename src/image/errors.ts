@@ -42,3 +42,10 @@ export class ImageReferenceError extends BerthError {
     this.reason = reason;
   }
 }
+
+/** An image operation failed: no such image (`ENOENT`), an ambiguous id prefix (`EAMBIGUOUS`), an image in use or tagged in several repositories (`ECONFLICT`), a bad config (`EINVALIDIMAGE`). `path` names the image. */
+export class ImageError extends BerthError {
+  constructor(message: string, code: string, image?: string, cause?: unknown) {
+    super(message, { code, stage: 'image', path: image, cause });
+  }
+}

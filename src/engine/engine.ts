@@ -1,0 +1,362 @@
+/**
+ * The engine: images, graph driver and runtime composed into `docker run`. One root directory
+ * (default `/var/lib/berth`) holds the graph driver's data (`<root>/<driver>`), the image
+ * store (`<root>/image`), one directory per container (`<root>/containers/<id>`: its record
+ * and the empty rootfs mount point) and the runtime's state (`<root>/runtime`). A container's
+ * rootfs is an active snapshot on its image's top layer; the snapshot's mounts are made by the
+ * runtime inside the container's mount namespace. Several processes may use one root at once;
+ * container creation and removal are serialised by a lock, and `open()` repairs what a killed
+ * process left.
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open as openFile, readdir, rm, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { GraphDriver } from '../graphdriver/driver.js';
+import { defaultGraphDriver, openGraphDriver } from '../graphdriver/index.js';
+import type { Digest } from '../image/digest.js';
+import { Image, ImageStore } from '../image/image-store.js';
+import type { ImageConfig } from '../image/oci.js';
+import { hostPlatform } from '../image/oci.js';
+import { Container } from '../runtime/container.js';
+import type { StdioOption } from '../runtime/stdio.js';
+import { readJsonIfExists, writeJsonAtomic } from '../util/atomic-file.js';
+import { withFileLock } from '../util/file-lock.js';
+import { containerSpec, type ProcessOptions } from './container-spec.js';
+import { EngineContainer, type ContainerRecord } from './engine-container.js';
+import { EngineError } from './errors.js';
+import { resolveImageUser } from './image-user.js';
+import { mergedTreeTar } from '../graphdriver/diff-tar.js';
+
+/** Options of {@link Engine.open}. */
+export interface EngineOptions {
+  /** The root directory (default `/var/lib/berth`; the seed's `--graph`). */
+  root?: string;
+  /** The graph driver (`overlay2`, `vfs`, `btrfs`); default: detected from the root's file system. */
+  storageDriver?: string;
+}
+
+/** Options of {@link Engine.create} and {@link Engine.run}. */
+export interface CreateContainerOptions extends ProcessOptions {
+  /** The container's name (default: generated); unique in the root. */
+  name?: string;
+  /** Stdio of the main process (default `ignore`). */
+  stdio?: StdioOption;
+  /** Labels recorded with the container. */
+  labels?: Record<string, string>;
+}
+
+/** Options of {@link Engine.commit}. */
+export interface CommitOptions {
+  /** The name to give the new image. */
+  reference?: string;
+  /** The commit message (history comment). */
+  comment?: string;
+  /** The author. */
+  author?: string;
+}
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const ADJECTIVES = ['brave', 'calm', 'eager', 'fond', 'keen', 'lucid', 'merry', 'nifty', 'quiet', 'swift', 'tender', 'witty'];
+const NOUNS = ['bell', 'curie', 'darwin', 'euler', 'gauss', 'hopper', 'lovelace', 'noether', 'pascal', 'ritchie', 'turing', 'wozniak'];
+
+/** A generated container name, `adjective_noun` as Docker's. */
+function generatedName(): string {
+  const [a, b] = randomBytes(2);
+  return `${ADJECTIVES[a! % ADJECTIVES.length]}_${NOUNS[b! % NOUNS.length]}`;
+}
+
+/** The engine of one root. */
+export class Engine {
+  private constructor(
+    /** The root directory. */
+    readonly root: string,
+    /** The graph driver. */
+    readonly driver: GraphDriver,
+    /** The image store. */
+    readonly images: ImageStore,
+  ) {}
+
+  /** Opens (creating) the root, choosing or opening its graph driver, and repairs crash leftovers. */
+  static async open(options: EngineOptions = {}): Promise<Engine> {
+    const root = path.resolve(options.root ?? '/var/lib/berth');
+    await mkdir(root, { recursive: true, mode: 0o711 });
+    const driverName = options.storageDriver ?? (await Engine.recordedDriver(root)) ?? (await defaultGraphDriver(root));
+    const driver = await openGraphDriver(driverName, root);
+    await writeJsonAtomic(path.join(root, 'engine.json'), { storageDriver: driver.name });
+    let engine: Engine | undefined;
+    const images = await ImageStore.open({ root: path.join(root, 'image'), driver, containersUsing: (id) => engine!.containersUsing(id) });
+    engine = new Engine(root, driver, images);
+    await engine.repair();
+    return engine;
+  }
+
+  /** The driver a root was last opened with, so a root keeps its driver. */
+  private static async recordedDriver(root: string): Promise<string | undefined> {
+    return (await readJsonIfExists<{ storageDriver?: string }>(path.join(root, 'engine.json')))?.storageDriver;
+  }
+
+  /** `<root>/containers`. */
+  get containersDir(): string {
+    return path.join(this.root, 'containers');
+  }
+
+  /** The runtime's state root, `<root>/runtime`. */
+  get runtimeRoot(): string {
+    return path.join(this.root, 'runtime');
+  }
+
+  private namesDir(): string {
+    return path.join(this.containersDir, '.names');
+  }
+
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    return withFileLock(path.join(this.root, 'containers.lock'), true, fn);
+  }
+
+  /** The record of container `id`, or undefined. */
+  async containerRecord(id: string): Promise<ContainerRecord | undefined> {
+    if (!/^[0-9a-f]{64}$/.test(id)) return undefined;
+    return readJsonIfExists<ContainerRecord>(path.join(this.containersDir, id, 'container.json'));
+  }
+
+  /** All container records. */
+  private async records(): Promise<ContainerRecord[]> {
+    const out: ContainerRecord[] = [];
+    for (const name of await readdir(this.containersDir).catch(() => [] as string[])) {
+      const rec = await this.containerRecord(name);
+      if (rec !== undefined) out.push(rec);
+    }
+    return out;
+  }
+
+  /** Ids of the containers made from image `id`. */
+  async containersUsing(id: Digest): Promise<string[]> {
+    return (await this.records()).filter((r) => r.Image === id).map((r) => r.Name);
+  }
+
+  /** Removes what a creation cut short left: snapshots, name claims and directories without a record. */
+  private async repair(): Promise<void> {
+    await this.locked(async () => {
+      const ids = new Set((await this.records()).map((r) => r.Id));
+      for (const s of await this.driver.list()) {
+        const m = /^container-([0-9a-f]{64})$/.exec(s.key);
+        if (m !== null && !ids.has(m[1]!)) await this.driver.remove(s.key).catch(() => undefined);
+      }
+      for (const name of await readdir(this.namesDir()).catch(() => [] as string[])) {
+        const file = path.join(this.namesDir(), name);
+        const owner = (await readJsonIfExists<{ id: string }>(file).catch(() => undefined))?.id;
+        if (owner === undefined || !ids.has(owner)) await unlink(file).catch(() => undefined);
+      }
+      for (const name of await readdir(this.containersDir).catch(() => [] as string[])) {
+        if (/^[0-9a-f]{64}$/.test(name) && !ids.has(name)) await rm(path.join(this.containersDir, name), { recursive: true, force: true });
+      }
+    });
+  }
+
+  /** Claims a container name (EngineError EEXIST when taken). */
+  private async claimName(name: string, id: string): Promise<void> {
+    if (!NAME_RE.test(name)) throw new EngineError(`invalid container name ${JSON.stringify(name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`, 'EINVALIDNAME', name);
+    await mkdir(this.namesDir(), { recursive: true, mode: 0o700 });
+    try {
+      const fh = await openFile(path.join(this.namesDir(), name), 'wx', 0o600);
+      await fh.writeFile(JSON.stringify({ id }));
+      await fh.close();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new EngineError(`the container name "${name}" is already in use`, 'EEXIST', name, err);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Creates a container from an image (by name, id or id prefix): a writable snapshot on the
+   * image's top layer, a spec from the image config and `options`, and a runtime container in
+   * the `created` state. Nothing of the image runs before `start()`.
+   */
+  async create(image: string, options: CreateContainerOptions = {}): Promise<EngineContainer> {
+    const img = await this.images.get(image);
+    const config = await img.config();
+    const id = randomBytes(32).toString('hex');
+    const snapshot = `container-${id}`;
+    const dir = path.join(this.containersDir, id);
+    const rootfs = path.join(dir, 'rootfs');
+    return this.locked(async () => {
+      let name = options.name;
+      if (name === undefined) {
+        for (name = generatedName(); (await this.nameOwner(name)) !== undefined; name = `${generatedName()}_${randomBytes(2).toString('hex')}`);
+      }
+      await this.claimName(name, id);
+      let runtime: Container | undefined;
+      try {
+        await mkdir(rootfs, { recursive: true, mode: 0o755 });
+        const mounts = await this.driver.prepare(snapshot, await img.topLayer(), { labels: { 'berth.container': id } });
+        const user = await resolveImageUser(options.user ?? config.config?.User, await this.driver.layerDirs(snapshot));
+        const spec = containerSpec(config, options, { id, rootfs, user });
+        const rec: ContainerRecord = {
+          Id: id,
+          Name: name,
+          Image: img.id,
+          ImageRef: image,
+          Snapshot: snapshot,
+          Created: new Date().toISOString(),
+          Options: processOptions(options),
+          Labels: options.labels ?? {},
+          Spec: spec,
+          Mounts: mounts,
+        };
+        await writeJsonAtomic(path.join(dir, 'container.json'), rec);
+        try {
+          runtime = await Container.create({ id, bundle: dir, spec, root: this.runtimeRoot, stdio: options.stdio ?? 'ignore', rootfsMounts: mounts });
+        } catch (err) {
+          await rm(path.join(dir, 'container.json'), { force: true });
+          throw err;
+        }
+        return new EngineContainer(this, rec, runtime);
+      } catch (err) {
+        await this.driver.remove(snapshot).catch(() => undefined);
+        await rm(dir, { recursive: true, force: true });
+        await unlink(path.join(this.namesDir(), name)).catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  /** Creates and starts a container (`docker run`); `await c.wait()` for its exit. */
+  async run(image: string, options: CreateContainerOptions = {}): Promise<EngineContainer> {
+    const c = await this.create(image, options);
+    try {
+      await c.start();
+    } catch (err) {
+      await c.remove({ force: true }).catch(() => undefined);
+      throw err;
+    }
+    return c;
+  }
+
+  /** The id a container name belongs to, or undefined. */
+  private async nameOwner(name: string): Promise<string | undefined> {
+    if (!NAME_RE.test(name)) return undefined;
+    return (await readJsonIfExists<{ id: string }>(path.join(this.namesDir(), name)))?.id;
+  }
+
+  /** The container with this name, id or unique id prefix; EngineError ENOENT or EAMBIGUOUS. */
+  async container(nameOrId: string): Promise<EngineContainer> {
+    const byName = await this.nameOwner(nameOrId.replace(/^\//, ''));
+    const rec = byName !== undefined ? await this.containerRecord(byName) : undefined;
+    if (rec !== undefined) return this.handle(rec);
+    if (/^[0-9a-f]{1,64}$/.test(nameOrId)) {
+      const matches = (await this.records()).filter((r) => r.Id.startsWith(nameOrId));
+      if (matches.length === 1) return this.handle(matches[0]!);
+      if (matches.length > 1) throw new EngineError(`container id prefix ${nameOrId} is ambiguous`, 'EAMBIGUOUS', nameOrId);
+    }
+    throw new EngineError(`no such container: ${nameOrId}`, 'ENOENT', nameOrId);
+  }
+
+  /** All containers, oldest first. */
+  async containers(): Promise<EngineContainer[]> {
+    const recs = (await this.records()).sort((a, b) => a.Created.localeCompare(b.Created));
+    return Promise.all(recs.map((r) => this.handle(r)));
+  }
+
+  /** A handle on a recorded container, with its runtime container loaded when it still exists. */
+  private async handle(rec: ContainerRecord): Promise<EngineContainer> {
+    return new EngineContainer(this, rec, await Container.load(rec.Id, { root: this.runtimeRoot }).catch(() => undefined));
+  }
+
+  /** Removes a container's runtime state, snapshot, directory and name (the container must be stopped unless `force`). */
+  async removeContainer(rec: ContainerRecord, runtime: Container | undefined, options: { force?: boolean }): Promise<void> {
+    await this.locked(async () => {
+      const rt = runtime ?? (await Container.load(rec.Id, { root: this.runtimeRoot }).catch(() => undefined));
+      if (rt !== undefined) {
+        const status = await rt.status();
+        if (status !== 'stopped' && status !== 'created' && options.force !== true) {
+          throw new EngineError(`cannot remove container ${rec.Name}: it is ${status}; stop it first or force`, 'ESTATE', rec.Name);
+        }
+        await rt.delete({ force: true });
+      }
+      await rm(path.join(this.containersDir, rec.Id, 'container.json'), { force: true });
+      await this.driver.remove(rec.Snapshot).catch(() => undefined);
+      await rm(path.join(this.containersDir, rec.Id), { recursive: true, force: true });
+      if ((await this.nameOwner(rec.Name)) === rec.Id) await unlink(path.join(this.namesDir(), rec.Name)).catch(() => undefined);
+    });
+  }
+
+  /** The container's filesystem (image plus its changes) as an uncompressed tar (`docker export`). */
+  async export(nameOrId: string): Promise<Readable> {
+    const c = await this.container(nameOrId);
+    return mergedTreeTar(await this.driver.layerDirs(c.record.Snapshot));
+  }
+
+  /**
+   * A container's changes as a new layer on its image, and a new image of it (`docker commit`):
+   * the config is the image's with the container's command, env, workdir and user, one more
+   * DiffID and one more history entry.
+   */
+  async commit(nameOrId: string, options: CommitOptions = {}): Promise<Image> {
+    const c = await this.container(nameOrId);
+    const base = await this.images.get(c.record.Image).catch(() => undefined);
+    if (base === undefined) throw new EngineError(`the image of container ${c.record.Name} is gone`, 'ENOENT', c.record.Image);
+    const baseRec = await base.record();
+    const config = await base.config();
+    const lock = await this.images.ingestLock();
+    try {
+      const layer = await this.images.layers.register(this.driver.diff(c.record.Snapshot), await base.topLayer());
+      const now = new Date().toISOString();
+      const opts = c.record.Options;
+      const next: ImageConfig = {
+        ...config,
+        created: now,
+        ...(options.author === undefined ? {} : { author: options.author }),
+        config: {
+          ...config.config,
+          Cmd: (c.record.Spec.process?.args ?? []).slice((opts.entrypoint ?? config.config?.Entrypoint ?? []).length),
+          Env: c.record.Spec.process?.env,
+          WorkingDir: c.record.Spec.process?.cwd,
+          ...(opts.entrypoint === undefined ? {} : { Entrypoint: opts.entrypoint }),
+          ...(opts.user === undefined ? {} : { User: opts.user }),
+        },
+        rootfs: { type: 'layers', diff_ids: [...config.rootfs.diff_ids, layer.diffID] },
+        history: [...(config.history ?? []), { created: now, created_by: (c.record.Spec.process?.args ?? []).join(' '), ...(options.comment ? { comment: options.comment } : {}) }],
+      };
+      return await this.images.add({
+        config: Buffer.from(JSON.stringify(next)),
+        layers: [...baseRec.layers, { chainID: layer.chainID, diffID: layer.diffID }],
+        references: options.reference === undefined ? [] : [options.reference],
+      });
+    } finally {
+      lock.release();
+    }
+  }
+
+  /** A filesystem tar (uncompressed, gzip or zstd) as a one-layer image (`docker import`). */
+  async import(tar: Readable | AsyncIterable<Uint8Array> | Uint8Array, options: { reference?: string; config?: ImageConfig['config'] } = {}): Promise<Image> {
+    const lock = await this.images.ingestLock();
+    try {
+      const layer = await this.images.layers.register(tar, undefined);
+      const now = new Date().toISOString();
+      const config: ImageConfig = {
+        ...hostPlatform(),
+        created: now,
+        config: options.config ?? {},
+        rootfs: { type: 'layers', diff_ids: [layer.diffID] },
+        history: [{ created: now, created_by: 'berth import', comment: 'Imported from tarball' }],
+      };
+      return await this.images.add({
+        config: Buffer.from(JSON.stringify(config)),
+        layers: [{ chainID: layer.chainID, diffID: layer.diffID }],
+        references: options.reference === undefined ? [] : [options.reference],
+      });
+    } finally {
+      lock.release();
+    }
+  }
+}
+
+/** The options worth recording (no functions, no streams). */
+function processOptions(o: CreateContainerOptions): ProcessOptions {
+  const { cmd, entrypoint, env, workdir, user, hostname, readOnly } = o;
+  return JSON.parse(JSON.stringify({ cmd, entrypoint, env, workdir, user, hostname, readOnly })) as ProcessOptions;
+}

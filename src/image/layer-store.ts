@@ -1,0 +1,179 @@
+/**
+ * Layers keyed by chainID, each a committed graph-driver snapshot of the same name. A layer tar
+ * is applied into a temporary active snapshot on its parent's (labelled with this process's pid
+ * so crash repair can drop it), its DiffID checked, and committed under its chainID; the record
+ * (`<root>/layers/<hex>.json`: chainID, DiffID, parent, size) is written atomically afterwards.
+ * Two processes registering one layer at once both succeed: the second commit meets the first's
+ * and discards its own copy.
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { GraphDriver } from '../graphdriver/driver.js';
+import { GraphDriverError } from '../graphdriver/errors.js';
+import { OWNER_PID_LABEL } from '../graphdriver/snapshotter-base.js';
+import { readJsonIfExists, removeStaleTemps, writeJsonAtomic } from '../util/atomic-file.js';
+import { digestHex, sha256, type Digest } from './digest.js';
+import { LayerError } from './errors.js';
+
+/** What is recorded of a layer. */
+export interface LayerRecord {
+  /** The layer's chainID (its identity in the store and its snapshot's key). */
+  chainID: Digest;
+  /** sha256 of its uncompressed tar. */
+  diffID: Digest;
+  /** The chainID of the layer below, if any. */
+  parent?: Digest;
+  /** Size of its uncompressed tar in bytes. */
+  size: number;
+  /** When it was registered. */
+  created: string;
+}
+
+/** What {@link LayerStore.register} returns: the layer's record and the digest of the blob as given. */
+export interface RegisteredLayer extends LayerRecord {
+  /** sha256 of the blob as given (compressed, if it was). */
+  digest: Digest;
+}
+
+/** Options of {@link LayerStore.register}. */
+export interface RegisterOptions {
+  /** The digest the blob as given must have (compressed, if it is). */
+  expectedDigest?: Digest;
+  /** The DiffID the layer must have. */
+  expectedDiffID?: Digest;
+}
+
+/** The chainID of a layer with DiffID `diffID` on the layer `parent` (OCI image-spec). */
+export function chainID(parent: Digest | undefined, diffID: Digest): Digest {
+  return parent === undefined ? diffID : sha256(`${parent} ${diffID}`);
+}
+
+/** The chainIDs of a stack of DiffIDs, bottom first. */
+export function chainIDs(diffIDs: readonly Digest[]): Digest[] {
+  const out: Digest[] = [];
+  for (const d of diffIDs) out.push(chainID(out[out.length - 1], d));
+  return out;
+}
+
+/** The layer store of one root. */
+export class LayerStore {
+  /** `<root>/layers`. */
+  readonly dir: string;
+
+  constructor(
+    root: string,
+    /** The graph driver holding the layers' content. */
+    readonly driver: GraphDriver,
+  ) {
+    this.dir = path.join(root, 'layers');
+  }
+
+  private file(id: Digest): string {
+    return path.join(this.dir, `${digestHex(id)}.json`);
+  }
+
+  /** The record of a layer, or undefined. */
+  find(id: Digest): Promise<LayerRecord | undefined> {
+    return readJsonIfExists<LayerRecord>(this.file(id));
+  }
+
+  /** The record of a layer; LayerError ENOENT when absent. */
+  async get(id: Digest): Promise<LayerRecord> {
+    const rec = await this.find(id);
+    if (rec === undefined) throw new LayerError('layer not found', 'ENOENT', id);
+    return rec;
+  }
+
+  /** All layer records. */
+  async list(): Promise<LayerRecord[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const out: LayerRecord[] = [];
+    for (const n of names) {
+      if (!/^[0-9a-f]{64}\.json$/.test(n)) continue;
+      const rec = await readJsonIfExists<LayerRecord>(path.join(this.dir, n));
+      if (rec !== undefined) out.push(rec);
+    }
+    return out;
+  }
+
+  /**
+   * Applies a layer tar (uncompressed, gzip or zstd) on the layer `parent` and records it; the
+   * existing record when the layer is already present. LayerError on a bad tar or digest, and
+   * nothing is kept.
+   */
+  async register(tar: Readable | AsyncIterable<Uint8Array> | Uint8Array, parent: Digest | undefined, options: RegisterOptions = {}): Promise<RegisteredLayer> {
+    if (parent !== undefined) await this.get(parent);
+    if (options.expectedDiffID !== undefined) {
+      const known = await this.find(chainID(parent, options.expectedDiffID));
+      if (known !== undefined) {
+        if (!(tar instanceof Uint8Array) && 'destroy' in tar) (tar as Readable).destroy();
+        return { ...known, digest: options.expectedDigest ?? known.diffID };
+      }
+    }
+    const ingest = `ingest-${process.pid}-${randomBytes(6).toString('hex')}`;
+    await this.driver.prepare(ingest, parent, { labels: { [OWNER_PID_LABEL]: String(process.pid) } });
+    let committed = false;
+    try {
+      const applied = await this.driver.applyDiff(ingest, tar, options);
+      const id = chainID(parent, applied.diffID);
+      try {
+        await this.driver.commit(id, ingest);
+        committed = true;
+      } catch (err) {
+        if (!(err instanceof GraphDriverError && err.code === 'EEXIST')) throw err;
+      }
+      const existing = await this.find(id);
+      if (existing !== undefined) return { ...existing, digest: applied.digest };
+      const rec: LayerRecord = { chainID: id, diffID: applied.diffID, ...(parent === undefined ? {} : { parent }), size: applied.size, created: new Date().toISOString() };
+      await writeJsonAtomic(this.file(id), rec);
+      return { ...rec, digest: applied.digest };
+    } finally {
+      if (!committed) await this.driver.remove(ingest).catch(() => undefined);
+    }
+  }
+
+  /** The layer's content as an uncompressed tar (its changes against its parent). */
+  tar(id: Digest): Readable {
+    return this.driver.diff(id);
+  }
+
+  /** Removes a layer (GraphDriverError EBUSY while a layer or container snapshot sits on it). */
+  async remove(id: Digest): Promise<void> {
+    await this.get(id);
+    await this.driver.remove(id).catch((err: unknown) => {
+      if (!(err instanceof GraphDriverError && err.code === 'ENOENT')) throw err;
+    });
+    await rm(this.file(id), { force: true });
+  }
+
+  /**
+   * Crash repair: drops temp files, records whose snapshot is gone, and committed layer
+   * snapshots no record names (a registration cut short between commit and record).
+   */
+  async repair(): Promise<void> {
+    await removeStaleTemps(this.dir);
+    const snaps = await this.driver.list();
+    const keys = new Set(snaps.map((s) => s.key));
+    const records = await this.list();
+    const recorded = new Set<string>();
+    for (const rec of records) {
+      if (keys.has(rec.chainID)) recorded.add(rec.chainID);
+      else await rm(this.file(rec.chainID), { force: true });
+    }
+    const parents = new Set(snaps.map((s) => s.parent));
+    for (const s of snaps) {
+      if (s.kind === 'committed' && /^sha256:[0-9a-f]{64}$/.test(s.key) && !recorded.has(s.key) && !parents.has(s.key)) {
+        await this.driver.remove(s.key).catch(() => undefined);
+      }
+    }
+  }
+}

@@ -1,0 +1,209 @@
+// The engine's first slice against the real kernel: an image made from the busybox rootfs,
+// containers run from it with the image config's Entrypoint/Cmd/Env/WorkingDir/User and the
+// caller's overrides, image objects (inspect, tag, untag, remove refused while in use, prune),
+// commit and export, import, and crash repair after `kill -9` of a writer in another process.
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import * as tar from 'tar-stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBusyboxRootfs, Engine, EngineError, ImageError, ImageReferenceError, type EngineContainer } from '../src/index.js';
+import { collect, removeIdleCgroupParents } from './support.js';
+
+const distIndex = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+
+/** The entry names of a tar stream. */
+async function tarNames(stream: Readable): Promise<string[]> {
+  const names: string[] = [];
+  const extract = tar.extract();
+  stream.pipe(extract);
+  for await (const entry of extract) {
+    names.push(entry.header.name.replace(/\/$/, ''));
+    entry.resume();
+  }
+  return names;
+}
+
+/** Runs a container to its end and returns its output. */
+async function runToEnd(engine: Engine, image: string, options: Parameters<Engine['run']>[1] = {}): Promise<{ c: EngineContainer; exitCode: number | null; stdout: string; stderr: string }> {
+  const c = await engine.create(image, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = collect(c.process.stdout);
+  const err = collect(c.process.stderr);
+  await c.start();
+  const r = await c.wait();
+  return { c, exitCode: r.exitCode, stdout: await out, stderr: await err };
+}
+
+describe('engine', () => {
+  let dir: string;
+  let root: string;
+  let engine: Engine;
+  let rootfsTar: Buffer;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'berth-engine-'));
+    root = path.join(dir, 'root');
+    const rootfs = await createBusyboxRootfs(path.join(dir, 'rootfs'));
+    await writeFile(path.join(rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\napp:x:1000:1000:app:/home/app:/bin/sh\n');
+    await writeFile(path.join(rootfs, 'etc', 'group'), 'root:x:0:\nnogroup:x:65534:\napp:x:1000:\nextra:x:2000:app\n');
+    rootfsTar = execFileSync('tar', ['-C', rootfs, '-c', '.'], { maxBuffer: 64 << 20 });
+    engine = await Engine.open({ root, storageDriver: 'overlay2' });
+    await engine.import(rootfsTar, { reference: 'busybox:test', config: { Cmd: ['sh', '-c', 'echo default cmd'], Env: ['FROM_IMAGE=yes'], WorkingDir: '/tmp' } });
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const c of await engine.containers()) await c.remove({ force: true });
+    await rm(dir, { recursive: true, force: true });
+    removeIdleCgroupParents();
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(dir);
+  });
+
+  it('runs the image config as Docker would, and the caller overrides it', async () => {
+    const byImage = await runToEnd(engine, 'busybox:test');
+    expect(byImage.stdout).toBe('default cmd\n');
+    const over = await runToEnd(engine, 'busybox:test', { cmd: ['sh', '-c', 'echo $FROM_IMAGE $MINE $HOME; pwd; id -u; id -g; id -G; hostname'], env: ['MINE=1'], user: 'app' });
+    expect(over.stderr).toBe('');
+    expect(over.stdout.split('\n')).toEqual(['yes 1 /home/app', '/tmp', '1000', '1000', '1000 2000', over.c.id.slice(0, 12), '']);
+    const uidgid = await runToEnd(engine, 'busybox:test', { cmd: ['sh', '-c', 'id -u; id -g'], user: '123:456', workdir: '/' });
+    expect(uidgid.stdout).toBe('123\n456\n');
+    const entry = await runToEnd(engine, 'busybox:test', { entrypoint: ['echo', 'via entrypoint'] });
+    expect(entry.stdout).toBe('via entrypoint\n');
+    const noUser = await engine.create('busybox:test', { user: 'nosuchuser' }).catch((e: unknown) => e);
+    expect(noUser).toBeInstanceOf(EngineError);
+    expect((noUser as EngineError).code).toBe('ENOUSER');
+    for (const r of [byImage, over, uidgid, entry]) await r.c.remove();
+  });
+
+  it('names images as Docker does, and refuses what cannot be found', async () => {
+    const img = await engine.images.get('busybox:test');
+    const info = await img.inspect();
+    expect(info.RepoTags).toEqual(['busybox:test']);
+    expect(info.Size).toBeGreaterThan(1_000_000);
+    expect(info.RootFS.Layers).toHaveLength(1);
+    expect(info.History).toHaveLength(1);
+    expect((await engine.images.get(img.shortId)).id).toBe(img.id);
+    expect((await engine.images.get('docker.io/library/busybox:test')).id).toBe(img.id);
+    const missing = await engine.images.get('nosuch:latest').catch((e: unknown) => e);
+    expect((missing as ImageError).code).toBe('ENOENT');
+    const bad = await engine.run('Bad/Name').catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(ImageReferenceError);
+  });
+
+  it('tags, untags, refuses to remove an image in use, and removes it and its layers when free', async () => {
+    await engine.images.tag('busybox:test', 'other/name:v1');
+    const img = await engine.images.get('other/name:v1');
+    expect((await img.inspect()).RepoTags.sort()).toEqual(['busybox:test', 'other/name:v1']);
+    // By name, with another name left: only the name goes.
+    expect(await engine.images.remove('other/name:v1')).toEqual({ untagged: ['other/name:v1'], deleted: [] });
+    // A copy to delete, under its own name, with a container on it.
+    await engine.import(rootfsTar, { reference: 'doomed:1', config: { Cmd: ['true'] } });
+    const doomed = await engine.images.get('doomed:1');
+    expect(doomed.id).not.toBe(img.id); // a different created time, so a different config
+    const c = await engine.create('doomed:1');
+    const inUse = await engine.images.remove('doomed:1').catch((e: unknown) => e);
+    expect((inUse as ImageError).code).toBe('ECONFLICT');
+    await c.remove();
+    const removed = await engine.images.remove('doomed:1');
+    expect(removed.untagged).toEqual(['doomed:1']);
+    expect(removed.deleted).toContain(doomed.id);
+    // The layer is shared with busybox:test (same DiffID, so the same chainID): it stays.
+    expect(await engine.images.layers.list()).toHaveLength(1);
+  });
+
+  it('commits a container as a new image with its changes and whiteouts, and exports its tree', async () => {
+    const r = await runToEnd(engine, 'busybox:test', { cmd: ['sh', '-c', 'echo committed > /data && rm /bin/ls'] });
+    expect(r.exitCode).toBe(0);
+    const exported = await tarNames(await engine.export(r.c.id));
+    expect(exported).toContain('data');
+    expect(exported).toContain('bin/busybox');
+    expect(exported).not.toContain('bin/ls');
+    const img = await engine.commit(r.c.name, { reference: 'committed:1', comment: 'test commit' });
+    const info = await img.inspect();
+    expect(info.RootFS.Layers).toHaveLength(2);
+    expect(info.History.at(-1)?.comment).toBe('test commit');
+    const check = await runToEnd(engine, 'committed:1', { cmd: ['sh', '-c', 'cat /data; ls /bin/ls 2>&1 || true'] });
+    expect(check.stdout).toMatch(/^committed\n.*No such file/);
+    await check.c.remove();
+    await r.c.remove();
+    await engine.images.remove('committed:1');
+  });
+
+  it('finds containers by name and id prefix, and refuses duplicate names and removing a running one', async () => {
+    const c = await engine.run('busybox:test', { name: 'sleeper', cmd: ['sleep', '30'] });
+    expect((await engine.container('sleeper')).id).toBe(c.id);
+    expect((await engine.container(c.id.slice(0, 10))).name).toBe('sleeper');
+    const dup = await engine.create('busybox:test', { name: 'sleeper' }).catch((e: unknown) => e);
+    expect((dup as EngineError).code).toBe('EEXIST');
+    const running = await c.remove().catch((e: unknown) => e);
+    expect((running as EngineError).code).toBe('ESTATE');
+    expect((await c.inspect()).State.Running).toBe(true);
+    await c.remove({ force: true });
+    const gone = await engine.container('sleeper').catch((e: unknown) => e);
+    expect((gone as EngineError).code).toBe('ENOENT');
+  });
+
+  it('repairs the root after kill -9 of a process in the middle of writing a layer', async () => {
+    // A layer big enough to take a while: 64 MiB of random data.
+    const big = path.join(dir, 'big.tar');
+    const payload = path.join(dir, 'payload');
+    await writeFile(payload, randomBytes(64 << 20));
+    execFileSync('tar', ['-C', dir, '-cf', big, 'payload']);
+    const script = `
+      import { Engine } from ${JSON.stringify(distIndex)};
+      import { createReadStream } from 'node:fs';
+      const engine = await Engine.open({ root: ${JSON.stringify(root)} });
+      process.stdout.write('open\\n');
+      await engine.import(createReadStream(${JSON.stringify(big)}, { highWaterMark: 65536 }), { reference: 'half:1' });
+      process.stdout.write('done\\n');
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    // Wait until the ingest snapshot exists and has content, then kill.
+    const snapshots = path.join(root, 'overlay2', 'snapshots');
+    for (let i = 0; i < 200 && !readdirSync(snapshots).some((n) => n.startsWith('ingest-')); i++) await new Promise((r) => setTimeout(r, 5));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    expect(readdirSync(snapshots).some((n) => n.startsWith('ingest-'))).toBe(true);
+    const before = (await engine.images.layers.list()).length;
+    const reopened = await Engine.open({ root });
+    expect(readdirSync(snapshots).some((n) => n.startsWith('ingest-') || n.startsWith('.tmp-'))).toBe(false);
+    expect((await reopened.images.layers.list()).length).toBe(before);
+    const missing = await reopened.images.get('half:1').catch((e: unknown) => e);
+    expect((missing as ImageError).code).toBe('ENOENT');
+    // Storage dirs are exactly those the records name.
+    const ids = readdirSync(path.join(root, 'overlay2')).filter((n) => /^[0-9a-f]{32}$/.test(n));
+    expect(ids.length).toBe((await reopened.driver.list()).length);
+    expect(existsSync(path.join(root, 'image', 'references.json'))).toBe(true);
+  }, 60_000);
+
+  it('lets two processes import the same layer at once into one root', async () => {
+    const tarFile = path.join(dir, 'same.tar');
+    await writeFile(tarFile, rootfsTar);
+    const script = (ref: string): string => `
+      import { Engine } from ${JSON.stringify(distIndex)};
+      import { readFileSync } from 'node:fs';
+      const engine = await Engine.open({ root: ${JSON.stringify(root)} });
+      const img = await engine.import(readFileSync(${JSON.stringify(tarFile)}), { reference: '${ref}' });
+      process.stdout.write(JSON.stringify((await img.inspect()).RootFS.Layers));
+    `;
+    const runChild = (ref: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script(ref)], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(err))));
+      });
+    const [a, b] = await Promise.all([runChild('para:a'), runChild('para:b')]);
+    expect(a).toBe(b);
+    expect(await engine.images.layers.list()).toHaveLength(1);
+    await engine.images.remove('para:a');
+    await engine.images.remove('para:b');
+  }, 60_000);
+});
