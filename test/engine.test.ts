@@ -29,6 +29,16 @@ async function tarNames(stream: Readable): Promise<string[]> {
   return names;
 }
 
+/** A one-file layer tar. */
+async function makeLayer(name: string): Promise<Buffer> {
+  const pack = tar.pack();
+  pack.entry({ name, size: name.length }, name);
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
 /** Runs a container to its end and returns its output. */
 async function runToEnd(engine: Engine, image: string, options: Parameters<Engine['run']>[1] = {}): Promise<{ c: EngineContainer; exitCode: number | null; stdout: string; stderr: string }> {
   const c = await engine.create(image, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -113,6 +123,27 @@ describe('engine', () => {
     expect(removed.deleted).toContain(doomed.id);
     // The layer is shared with busybox:test (same DiffID, so the same chainID): it stays.
     expect(await engine.images.layers.list()).toHaveLength(1);
+  });
+
+  it('keeps nothing of a rejected layer, and prunes images nothing names', async () => {
+    const before = { layers: await engine.images.layers.list(), snaps: await engine.driver.list() };
+    const pack = tar.pack();
+    pack.entry({ name: 'ok', size: 2 }, 'ok');
+    pack.entry({ name: 'a/.wh..', size: 0 }, '');
+    pack.finalize();
+    const bad = await engine.images.layers.register(pack, undefined).catch((e: unknown) => e);
+    expect((bad as { code?: string }).code).toBe('EBADWHITEOUT');
+    expect(await engine.images.layers.list()).toEqual(before.layers);
+    expect(await engine.driver.list()).toEqual(before.snaps);
+    // An untagged image goes with prune; its layer and config blob go with it.
+    const img = await engine.import(await makeLayer('pruned'), {});
+    const layers = await img.layers();
+    expect(layers.map((l) => l.diffID)).toEqual((await img.inspect()).RootFS.Layers);
+    const pruned = await engine.images.prune();
+    expect(pruned.deleted).toContain(img.id);
+    expect(pruned.deleted).toContain(layers[0]!.chainID);
+    expect(await engine.images.content.has(img.id)).toBe(false);
+    expect((await engine.images.get('busybox:test')).id).toBeTruthy();
   });
 
   it('commits a container as a new image with its changes and whiteouts, and exports its tree', async () => {

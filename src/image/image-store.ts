@@ -19,7 +19,7 @@ import type { GraphDriver } from '../graphdriver/driver.js';
 import { ContentStore } from './content-store.js';
 import { digestHex, sha256, type Digest } from './digest.js';
 import { ImageError } from './errors.js';
-import { chainIDs, LayerStore } from './layer-store.js';
+import { chainIDs, Layer, LayerStore } from './layer-store.js';
 import type { Descriptor, ImageConfig } from './oci.js';
 import { familiarString, normalizeReference, parseImageIdLike, parseReference, referenceString, type Reference } from './reference.js';
 
@@ -142,6 +142,12 @@ export class Image {
   /** The parsed config. */
   async config(): Promise<ImageConfig> {
     return JSON.parse((await this.store.content.readAll(this.id)).toString('utf8')) as ImageConfig;
+  }
+
+  /** Its layers, bottom first. */
+  async layers(): Promise<Layer[]> {
+    const rec = await this.record();
+    return Promise.all(rec.layers.map((l) => this.store.layers.layer(l.chainID)));
   }
 
   /** The chainID of its top layer (undefined for an image without layers). */

@@ -58,6 +58,41 @@ export function chainIDs(diffIDs: readonly Digest[]): Digest[] {
   return out;
 }
 
+/** A handle on one stored layer. */
+export class Layer {
+  constructor(
+    /** The store holding it. */
+    readonly store: LayerStore,
+    /** What is recorded of it. */
+    readonly record: LayerRecord,
+  ) {}
+
+  /** Its chainID. */
+  get chainID(): Digest {
+    return this.record.chainID;
+  }
+
+  /** Its DiffID. */
+  get diffID(): Digest {
+    return this.record.diffID;
+  }
+
+  /** Size of its uncompressed tar in bytes. */
+  get size(): number {
+    return this.record.size;
+  }
+
+  /** The layer below, if any. */
+  async parent(): Promise<Layer | undefined> {
+    return this.record.parent === undefined ? undefined : this.store.layer(this.record.parent);
+  }
+
+  /** Its content as an uncompressed layer tar. */
+  tar(): Readable {
+    return this.store.tar(this.chainID);
+  }
+}
+
 /** The layer store of one root. */
 export class LayerStore {
   /** `<root>/layers`. */
@@ -85,6 +120,11 @@ export class LayerStore {
     const rec = await this.find(id);
     if (rec === undefined) throw new LayerError('layer not found', 'ENOENT', id);
     return rec;
+  }
+
+  /** A handle on layer `id`; LayerError ENOENT when absent. */
+  async layer(id: Digest): Promise<Layer> {
+    return new Layer(this, await this.get(id));
   }
 
   /** All layer records. */
