@@ -82,7 +82,7 @@ export { mergedTreeTar } from './graphdriver/diff-tar.js';
 export { ImageError } from './image/errors.js';
 export { MediaType, hostPlatform } from './image/oci.js';
 export type { Descriptor, HistoryEntry, ImageConfig, ImageIndex, ImageManifest, ImageRunConfig, Platform } from './image/oci.js';
-export { LayerStore, chainID, chainIDs } from './image/layer-store.js';
+export { Layer, LayerStore, chainID, chainIDs } from './image/layer-store.js';
 export type { LayerRecord, RegisteredLayer, RegisterOptions } from './image/layer-store.js';
 export { Image, ImageStore, imageIdOf } from './image/image-store.js';
 export type { AddImageOptions, ImageInspect, ImageLayer, ImageRecord, ImageStoreOptions, RemoveImageOptions, RemoveImageResult } from './image/image-store.js';
