@@ -87,7 +87,10 @@ export type { LayerRecord, RegisteredLayer, RegisterOptions } from './image/laye
 export { Image, ImageStore, imageIdOf } from './image/image-store.js';
 export type { AddImageOptions, ImageInspect, ImageLayer, ImageRecord, ImageStoreOptions, RemoveImageOptions, RemoveImageResult } from './image/image-store.js';
 export { Engine } from './engine/engine.js';
-export type { CommitOptions, CreateContainerOptions, EngineOptions } from './engine/engine.js';
+export type { CommitOptions, CreateContainerOptions, EngineOptions, RecordedOptions } from './engine/engine.js';
+export { applyCapabilities, applyMounts, applyResources, capabilitySet, checkMount, DOCKER_DEFAULT_CAPABILITIES } from './engine/host-config.js';
+export type { MountOption, ResourceOptions } from './engine/host-config.js';
+export { Volumes } from './engine/volumes.js';
 export { EngineContainer } from './engine/engine-container.js';
 export type { ContainerInspect, ContainerRecord } from './engine/engine-container.js';
 export { EngineError } from './engine/errors.js';

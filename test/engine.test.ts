@@ -89,6 +89,43 @@ describe('engine', () => {
     for (const r of [byImage, over, uidgid, entry]) await r.c.remove();
   });
 
+  it('gives bind mounts, named volumes seeded from the image, limits, capabilities and --init', async () => {
+    const hostDir = path.join(dir, 'shared');
+    await rm(hostDir, { recursive: true, force: true });
+    execFileSync('mkdir', ['-p', hostDir]);
+    await writeFile(path.join(hostDir, 'from-host'), 'host\n');
+    const mounts = [
+      { type: 'bind' as const, source: hostDir, target: '/rw' },
+      { type: 'bind' as const, source: hostDir, target: '/ro', readOnly: true },
+      { type: 'volume' as const, source: 'etcvol', target: '/etc' },
+    ];
+    const first = await runToEnd(engine, 'busybox:test', {
+      mounts,
+      cmd: ['sh', '-c', 'cat /rw/from-host; echo c > /rw/from-ctr; touch /ro/x 2>&1 | grep -c Read-only; grep -c app /etc/passwd; echo kept > /etc/kept'],
+    });
+    expect(first.stderr).toBe('');
+    expect(first.stdout).toBe('host\n1\n1\n');
+    expect(readFileSync(path.join(hostDir, 'from-ctr'), 'utf8')).toBe('c\n');
+    const second = await runToEnd(engine, 'busybox:test', { mounts: [mounts[2]!], cmd: ['cat', '/etc/kept'] });
+    expect(second.stdout).toBe('kept\n');
+    expect(await engine.volumes.list()).toContain('etcvol');
+    const caps = await runToEnd(engine, 'busybox:test', { cmd: ['sh', '-c', 'grep CapEff /proc/self/status'] });
+    expect(caps.stdout).toMatch(/CapEff:\s+00000000a80425fb/);
+    const none = await runToEnd(engine, 'busybox:test', { capDrop: ['ALL'], capAdd: ['net_admin'], cmd: ['sh', '-c', 'grep CapEff /proc/self/status'] });
+    expect(none.stdout).toMatch(/CapEff:\s+0000000000001000/);
+    const pids = await runToEnd(engine, 'busybox:test', { resources: { pidsLimit: 3, memory: 64 * 2 ** 20, cpus: 0.5 }, cmd: ['sh', '-c', 'for i in 1 2 3 4 5; do sleep 1 & done 2>&1; wait'] });
+    expect(pids.stdout + pids.stderr).toMatch(/can't fork|Resource temporarily unavailable/);
+    const init = await runToEnd(engine, 'busybox:test', { init: true, cmd: ['sh', '-c', 'tr "\\0" " " < /proc/1/cmdline; echo; echo $$'] });
+    expect(init.stdout.split('\n')[0]).toContain('/sbin/docker-init -- sh -c');
+    expect(init.stdout.split('\n')[1]).not.toBe('1');
+    const badCap = await engine.create('busybox:test', { capAdd: ['CAP_NOPE'] }).catch((e: unknown) => e);
+    expect((badCap as EngineError).code).toBe('EINVALIDSPEC');
+    const badMount = await engine.create('busybox:test', { mounts: [{ type: 'bind', source: 'relative', target: '/x' }] }).catch((e: unknown) => e);
+    expect((badMount as EngineError).code).toBe('EINVALIDSPEC');
+    for (const r of [first, second, caps, none, pids, init]) await r.c.remove();
+    await engine.volumes.remove('etcvol');
+  });
+
   it('names images as Docker does, and refuses what cannot be found', async () => {
     const img = await engine.images.get('busybox:test');
     const info = await img.inspect();

@@ -9,8 +9,7 @@ import type { Digest } from '../image/digest.js';
 import type { Container, ContainerStatus, ExecOptions } from '../runtime/container.js';
 import type { ContainerProcess, ExitResult, SignalLike } from '../runtime/process.js';
 import type { Spec } from '../runtime/spec.js';
-import type { ProcessOptions } from './container-spec.js';
-import type { Engine } from './engine.js';
+import type { Engine, RecordedOptions } from './engine.js';
 import { EngineError } from './errors.js';
 
 /** What the engine records of a container (`<root>/containers/<id>/container.json`; Docker's field names). */
@@ -28,7 +27,7 @@ export interface ContainerRecord {
   /** When it was created (ISO 8601). */
   Created: string;
   /** The options it was created with. */
-  Options: ProcessOptions;
+  Options: RecordedOptions;
   /** Labels. */
   Labels: Record<string, string>;
   /** The runtime spec it runs with. */

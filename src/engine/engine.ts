@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open as openFile, readdir, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { GraphDriver } from '../graphdriver/driver.js';
+import type { GraphDriver, LayerDirs } from '../graphdriver/driver.js';
 import { defaultGraphDriver, openGraphDriver } from '../graphdriver/index.js';
 import type { Digest } from '../image/digest.js';
 import { Image, ImageStore } from '../image/image-store.js';
@@ -23,7 +23,11 @@ import { Container } from '../runtime/container.js';
 import type { StdioOption } from '../runtime/stdio.js';
 import { readJsonIfExists, writeJsonAtomic } from '../util/atomic-file.js';
 import { withFileLock } from '../util/file-lock.js';
-import { containerSpec, type ProcessOptions } from './container-spec.js';
+import { containerSpec, mergeEnv, type ProcessOptions } from './container-spec.js';
+import { applyCapabilities, applyMounts, applyResources, capabilitySet, checkMount, type MountOption, type ResourceOptions } from './host-config.js';
+import { Volumes } from './volumes.js';
+import { dockerInitPath } from '../native/index.js';
+import type { Spec } from '../runtime/spec.js';
 import { EngineContainer, type ContainerRecord } from './engine-container.js';
 import { EngineError } from './errors.js';
 import { resolveImageUser } from './image-user.js';
@@ -39,6 +43,16 @@ export interface EngineOptions {
 
 /** Options of {@link Engine.create} and {@link Engine.run}. */
 export interface CreateContainerOptions extends ProcessOptions {
+  /** Bind mounts and named volumes. */
+  mounts?: MountOption[];
+  /** Memory, CPU and pids limits. */
+  resources?: ResourceOptions;
+  /** Capabilities added to Docker's default set (`NET_ADMIN`, `ALL`). */
+  capAdd?: string[];
+  /** Capabilities dropped from Docker's default set. */
+  capDrop?: string[];
+  /** Run berth's small init as pid 1 (reaps zombies, forwards signals). */
+  init?: boolean;
   /** The container's name (default: generated); unique in the root. */
   name?: string;
   /** Stdio of the main process (default `ignore`). */
@@ -46,6 +60,9 @@ export interface CreateContainerOptions extends ProcessOptions {
   /** Labels recorded with the container. */
   labels?: Record<string, string>;
 }
+
+/** The options a container record keeps: all of {@link CreateContainerOptions} but its stdio. */
+export type RecordedOptions = Omit<CreateContainerOptions, 'stdio'>;
 
 /** Options of {@link Engine.commit}. */
 export interface CommitOptions {
@@ -58,6 +75,8 @@ export interface CommitOptions {
 }
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+/** Where `init: true` puts the init in the container (as Docker does). */
+const DOCKER_INIT = '/sbin/docker-init';
 const ADJECTIVES = ['brave', 'calm', 'eager', 'fond', 'keen', 'lucid', 'merry', 'nifty', 'quiet', 'swift', 'tender', 'witty'];
 const NOUNS = ['bell', 'curie', 'darwin', 'euler', 'gauss', 'hopper', 'lovelace', 'noether', 'pascal', 'ritchie', 'turing', 'wozniak'];
 
@@ -194,7 +213,10 @@ export class Engine {
         await mkdir(rootfs, { recursive: true, mode: 0o755 });
         const mounts = await this.driver.prepare(snapshot, await img.topLayer(), { labels: { 'berth.container': id } });
         const user = await resolveImageUser(options.user ?? config.config?.User, await this.driver.layerDirs(snapshot));
+        options.mounts?.forEach(checkMount);
+        const layerDirs = await this.driver.layerDirs(snapshot);
         const spec = containerSpec(config, options, { id, rootfs, user });
+        await this.applyHostConfig(spec, options, layerDirs);
         const rec: ContainerRecord = {
           Id: id,
           Name: name,
@@ -222,6 +244,28 @@ export class Engine {
         throw err;
       }
     });
+  }
+
+  /** Mounts, volumes, resources, capabilities and init of a new container's spec. */
+  private async applyHostConfig(spec: Spec, options: CreateContainerOptions, layerDirs: LayerDirs): Promise<void> {
+    applyCapabilities(spec, capabilitySet(options.capAdd, options.capDrop));
+    spec.process!.noNewPrivileges = false;
+    if (options.resources !== undefined) applyResources(spec, options.resources);
+    const mounts: Array<{ hostPath: string; target: string; readOnly: boolean }> = [];
+    for (const m of options.mounts ?? []) {
+      const hostPath = m.type === 'bind' ? m.source : await this.volumes.ensure(m.source, { layers: layerDirs, rel: m.target.slice(1) });
+      mounts.push({ hostPath, target: m.target, readOnly: m.readOnly ?? false });
+    }
+    if (options.init === true) {
+      mounts.push({ hostPath: dockerInitPath, target: DOCKER_INIT, readOnly: true });
+      spec.process!.args = [DOCKER_INIT, '--', ...(spec.process!.args ?? [])];
+    }
+    applyMounts(spec, mounts);
+  }
+
+  /** Named volumes, `<root>/volumes`. */
+  get volumes(): Volumes {
+    return new Volumes(path.join(this.root, 'volumes'));
   }
 
   /** Creates and starts a container (`docker run`); `await c.wait()` for its exit. */
@@ -312,8 +356,8 @@ export class Engine {
         ...(options.author === undefined ? {} : { author: options.author }),
         config: {
           ...config.config,
-          Cmd: (c.record.Spec.process?.args ?? []).slice((opts.entrypoint ?? config.config?.Entrypoint ?? []).length),
-          Env: c.record.Spec.process?.env,
+          Cmd: opts.cmd ?? (opts.entrypoint !== undefined ? [] : config.config?.Cmd),
+          Env: mergeEnv(config.config?.Env, opts.env),
           WorkingDir: c.record.Spec.process?.cwd,
           ...(opts.entrypoint === undefined ? {} : { Entrypoint: opts.entrypoint }),
           ...(opts.user === undefined ? {} : { User: opts.user }),
@@ -356,7 +400,7 @@ export class Engine {
 }
 
 /** The options worth recording (no functions, no streams). */
-function processOptions(o: CreateContainerOptions): ProcessOptions {
-  const { cmd, entrypoint, env, workdir, user, hostname, readOnly } = o;
-  return JSON.parse(JSON.stringify({ cmd, entrypoint, env, workdir, user, hostname, readOnly })) as ProcessOptions;
+function processOptions(o: CreateContainerOptions): RecordedOptions {
+  const { cmd, entrypoint, env, workdir, user, hostname, readOnly, mounts, resources, capAdd, capDrop, init } = o;
+  return JSON.parse(JSON.stringify({ cmd, entrypoint, env, workdir, user, hostname, readOnly, mounts, resources, capAdd, capDrop, init })) as RecordedOptions;
 }

@@ -15,6 +15,8 @@ export const addonPath = `${buildDir}berth.node`;
 
 /** Absolute path of the container init helper executable (copied into a sealed memfd by `initHelper`). */
 export const helperPath = `${buildDir}berth-init`;
+/** The init `run --init` puts at a container's pid 1 (Docker's docker-init). */
+export const dockerInitPath = `${buildDir}berth-docker-init`;
 
 /** Exit status as the addon reports it: signal as a number; `reaped` false when the status is unknown (not our child). */
 export interface RawExitStatus {

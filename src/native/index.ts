@@ -9,7 +9,7 @@ import os from 'node:os';
 import { NativeError } from '../errors.js';
 import { addon, helperPath, type RawExitStatus } from './addon.js';
 
-export { addonPath, buildDir, helperPath } from './addon.js';
+export { addonPath, buildDir, dockerInitPath, helperPath } from './addon.js';
 
 /** How a process ended: an exit code, or the signal that killed it (both null when unknown). */
 export interface ExitStatus {
