@@ -8,6 +8,7 @@ import type { SnapshotMount } from '../graphdriver/driver.js';
 import type { Digest } from '../image/digest.js';
 import type { Container, ContainerStatus, ExecOptions } from '../runtime/container.js';
 import type { ContainerProcess, ExitResult, SignalLike } from '../runtime/process.js';
+import type { StdioOption } from '../runtime/stdio.js';
 import type { Spec } from '../runtime/spec.js';
 import type { Engine, RecordedOptions } from './engine.js';
 import { EngineError } from './errors.js';
@@ -117,8 +118,11 @@ export class EngineContainer {
     return this.runtime.process;
   }
 
-  /** Starts the main process. */
-  async start(): Promise<void> {
+  /** Starts the main process (again, for an exited container: its snapshot keeps its changes). */
+  async start(options: { stdio?: StdioOption } = {}): Promise<void> {
+    const status = await this.status();
+    // An exited container starts again from its record: same snapshot (its changes kept), same spec.
+    if (status === 'stopped' || status === 'removed') this.runtimeContainer = await this.engine.recreateRuntime(this.record, this.runtimeContainer, options.stdio ?? 'ignore');
     await this.runtime.start();
   }
 

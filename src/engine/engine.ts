@@ -17,7 +17,7 @@ import type { GraphDriver, LayerDirs } from '../graphdriver/driver.js';
 import { defaultGraphDriver, openGraphDriver } from '../graphdriver/index.js';
 import type { Digest } from '../image/digest.js';
 import { Image, ImageStore } from '../image/image-store.js';
-import type { ImageConfig } from '../image/oci.js';
+import type { ImageConfig, ImageRunConfig } from '../image/oci.js';
 import { hostPlatform } from '../image/oci.js';
 import { Container } from '../runtime/container.js';
 import type { StdioOption } from '../runtime/stdio.js';
@@ -72,6 +72,8 @@ export interface CommitOptions {
   comment?: string;
   /** The author. */
   author?: string;
+  /** Config fields set on the new image (`commit --change`: Cmd, Entrypoint, Env, WorkingDir, User). */
+  changes?: ImageRunConfig;
 }
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -328,6 +330,12 @@ export class Engine {
     });
   }
 
+  /** Replaces an exited container's runtime state with a fresh `created` one from its record. */
+  async recreateRuntime(rec: ContainerRecord, old: Container | undefined, stdio: StdioOption): Promise<Container> {
+    if (old !== undefined) await old.delete({ force: true });
+    return Container.create({ id: rec.Id, bundle: path.join(this.containersDir, rec.Id), spec: rec.Spec, root: this.runtimeRoot, stdio, rootfsMounts: rec.Mounts });
+  }
+
   /** The container's filesystem (image plus its changes) as an uncompressed tar (`docker export`). */
   async export(nameOrId: string): Promise<Readable> {
     const c = await this.container(nameOrId);
@@ -361,6 +369,7 @@ export class Engine {
           WorkingDir: c.record.Spec.process?.cwd,
           ...(opts.entrypoint === undefined ? {} : { Entrypoint: opts.entrypoint }),
           ...(opts.user === undefined ? {} : { User: opts.user }),
+          ...options.changes,
         },
         rootfs: { type: 'layers', diff_ids: [...config.rootfs.diff_ids, layer.diffID] },
         history: [...(config.history ?? []), { created: now, created_by: (c.record.Spec.process?.args ?? []).join(' '), ...(options.comment ? { comment: options.comment } : {}) }],
@@ -376,7 +385,7 @@ export class Engine {
   }
 
   /** A filesystem tar (uncompressed, gzip or zstd) as a one-layer image (`docker import`). */
-  async import(tar: Readable | AsyncIterable<Uint8Array> | Uint8Array, options: { reference?: string; config?: ImageConfig['config'] } = {}): Promise<Image> {
+  async import(tar: Readable | AsyncIterable<Uint8Array> | Uint8Array, options: { reference?: string; config?: ImageConfig['config']; comment?: string } = {}): Promise<Image> {
     const lock = await this.images.ingestLock();
     try {
       const layer = await this.images.layers.register(tar, undefined);
@@ -386,7 +395,7 @@ export class Engine {
         created: now,
         config: options.config ?? {},
         rootfs: { type: 'layers', diff_ids: [layer.diffID] },
-        history: [{ created: now, created_by: 'berth import', comment: 'Imported from tarball' }],
+        history: [{ created: now, created_by: 'berth import', comment: options.comment ?? 'Imported from tarball' }],
       };
       return await this.images.add({
         config: Buffer.from(JSON.stringify(config)),
