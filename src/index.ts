@@ -18,6 +18,8 @@ export { ContainerProcess, signalNumber } from './runtime/process.js';
 export type { ExitResult, SignalLike } from './runtime/process.js';
 export type { StdioMode, StdioOption, StdioStreams } from './runtime/stdio.js';
 export { HookError } from './runtime/hooks.js';
+export { TerminalStream, closeFd, connectUnix, getWindowSize, makeRaw, openPty, recvFd, restoreTerminal, sendFd, setWindowSize, socketPair } from './native/index.js';
+export type { PtyPair, ReceivedFd, WindowSize } from './native/index.js';
 export { features } from './runtime/features.js';
 export type { Features } from './runtime/features.js';
 export { defaultSpec } from './runtime/spec.js';

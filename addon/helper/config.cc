@@ -257,6 +257,12 @@ void decode_record(const Record& r, Config* c) {
     case CFG_SETSID: c->setsid = get_bool(r); break;
     case CFG_EXEC_FD_PASSTHROUGH: c->passthrough_fds.resize(get_u32(r)); break;
     case CFG_CONTROLLING_TTY: c->controlling_tty = get_bool(r); break;
+    case CFG_CONSOLE:
+      if (r.len != 8) bad_length(r);
+      memcpy(&c->console_rows, r.data, 4);
+      memcpy(&c->console_cols, r.data + 4, 4);
+      c->has_console = true;
+      break;
     case CFG_SECCOMP:
       // u32 flags, then 1..4096 instructions of 8 bytes (BPF_MAXINSNS).
       if (r.len < 4 + 8 || (r.len - 4) % 8 || (r.len - 4) / 8 > 4096) bad_length(r);
@@ -297,16 +303,22 @@ void validate(Config* c, uint64_t seen, const std::vector<int>& fds) {
   if (!(seen & (1ULL << CFG_ROOTFS_PROPAGATION))) c->rootfs_propagation = MS_SLAVE | MS_REC;
   if (!(seen & (1ULL << CFG_SETSID))) c->setsid = c->mode == 0;
 
-  // The fds: first one per CFG_STDIO_FDS entry, then CFG_EXEC_FD_PASSTHROUGH of them.
-  size_t want = c->stdio_targets.size() + c->passthrough_fds.size();
+  // The fds: first one per CFG_STDIO_FDS entry, then CFG_EXEC_FD_PASSTHROUGH of them, then
+  // the console socket.
+  size_t want = c->stdio_targets.size() + c->passthrough_fds.size() + (c->has_console ? 1 : 0);
   if (fds.size() != want) bad("received " + num(fds.size()) + " fds, expected " + num(want));
+  if (c->has_console) {
+    if (!c->stdio_targets.empty()) bad("CFG_CONSOLE excludes CFG_STDIO_FDS");
+    if (!c->setsid) bad("CFG_CONSOLE needs CFG_SETSID");
+    c->console_socket = fds.back();
+  }
   bool used[3] = {false, false, false};
   for (uint32_t t : c->stdio_targets) {
     if (t > 2 || used[t]) bad("bad CFG_STDIO_FDS target " + num(t));
     used[t] = true;
   }
   c->stdio_fds.assign(fds.begin(), fds.begin() + c->stdio_targets.size());
-  c->passthrough_fds.assign(fds.begin() + c->stdio_targets.size(), fds.end());
+  c->passthrough_fds.assign(fds.begin() + c->stdio_targets.size(), fds.end() - (c->has_console ? 1 : 0));
   if (c->controlling_tty && !used[0]) bad("CFG_CONTROLLING_TTY needs a stdin fd");
 }
 

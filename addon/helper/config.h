@@ -94,6 +94,9 @@ struct Config {
   std::vector<std::string> cgroup_procs;
   bool setsid = true;
   bool controlling_tty = false;
+  bool has_console = false;          // CFG_CONSOLE: a pty from the container's /dev/ptmx
+  uint32_t console_rows = 0, console_cols = 0;
+  int console_socket = -1;           // where the master goes (received last with the frame)
   bool has_seccomp = false;
   uint32_t seccomp_flags = 0;        // SECCOMP_FILTER_FLAG_*
   std::string seccomp_program;       // raw struct sock_filter array (8 bytes each)

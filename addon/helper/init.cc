@@ -9,9 +9,13 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <termios.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include "berth/protocol.h"
 #include "exec.h"
@@ -85,13 +89,55 @@ int lift(int fd, int floor) {
   return nfd;
 }
 
+// CFG_CONSOLE: a pty from the container's own /dev/ptmx (so the slave is a /dev/pts entry the
+// process can name with ttyname), sized, its master sent to the caller and closed here.
+// Returns the slave (CLOEXEC), which setup_fds makes fds 0-2.
+int open_console(const Config& c) {
+  int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) fail(STAGE_STDIO, errno, "/dev/ptmx");
+  int unlock = 0;
+  if (ioctl(master, TIOCSPTLCK, &unlock) < 0) fail(STAGE_STDIO, errno, "/dev/ptmx (unlock)");
+  unsigned int n = 0;
+  if (ioctl(master, TIOCGPTN, &n) < 0) fail(STAGE_STDIO, errno, "/dev/ptmx (TIOCGPTN)");
+  std::string name = "/dev/pts/" + num(n);
+  int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) slave = open(name.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) fail(STAGE_STDIO, errno, name);
+  if (c.console_rows || c.console_cols) {
+    struct winsize ws = {};
+    ws.ws_row = static_cast<unsigned short>(c.console_rows);
+    ws.ws_col = static_cast<unsigned short>(c.console_cols);
+    if (ioctl(master, TIOCSWINSZ, &ws) < 0) fail(STAGE_STDIO, errno, "TIOCSWINSZ");
+  }
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  struct iovec iov = {const_cast<char*>(name.data()), name.size()};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cmsg), &master, sizeof master);
+  ssize_t sent;
+  do sent = sendmsg(c.console_socket, &msg, MSG_NOSIGNAL);
+  while (sent < 0 && errno == EINTR);
+  if (sent < 0) fail(STAGE_STDIO, errno, "console socket");
+  close(master);
+  close(c.console_socket);
+  return slave;
+}
+
 // Places stdio on 0-2 and passthrough fds on 3..3+N-1 and marks every other fd close-on-exec.
 // The report socket and the start fifo are moved above that range first.
-void setup_fds(const Config& c, int* fifo) {
+void setup_fds(const Config& c, int* fifo, int console_slave) {
   int n = static_cast<int>(c.passthrough_fds.size());
   int floor = 3 + n;
   report_set_socket(lift(report_socket(), floor));
   *fifo = lift(*fifo, floor);
+  console_slave = lift(console_slave, floor);
   std::vector<int> stdio, pass;
   for (int fd : c.stdio_fds) stdio.push_back(lift(fd, floor));
   for (int fd : c.passthrough_fds) pass.push_back(lift(fd, floor));
@@ -110,6 +156,11 @@ void setup_fds(const Config& c, int* fifo) {
     }
     if (dev_null >= 0) close(dev_null);
   }
+  if (console_slave >= 0) {
+    for (int target = 0; target < 3; ++target)
+      if (dup2(console_slave, target) < 0) fail(STAGE_STDIO, errno, "fd " + num(target));
+    close(console_slave);
+  }
   for (int i = 0; i < n; ++i)
     if (dup2(pass[i], 3 + i) < 0) fail(STAGE_STDIO, errno, "fd " + num(3 + i));
   for (int fd : stdio) close(fd);
@@ -119,7 +170,7 @@ void setup_fds(const Config& c, int* fifo) {
     long max = sysconf(_SC_OPEN_MAX);
     for (long fd = floor; fd < max; ++fd) fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);
   }
-  if (c.controlling_tty && ioctl(0, TIOCSCTTY, 0) < 0) fail(STAGE_STDIO, errno, "TIOCSCTTY");
+  if ((c.controlling_tty || c.has_console) && ioctl(0, TIOCSCTTY, 0) < 0) fail(STAGE_STDIO, errno, "TIOCSCTTY");
 }
 
 // Empty signal mask and default dispositions, as a freshly exec'd program expects.
@@ -172,6 +223,7 @@ void container_init(const Config& c, const InitContext& ctx) {
   if (c.setsid && setsid() < 0) fail(STAGE_SETSID, errno, "");
   bool rootfs = c.sets_up_rootfs();
   if (rootfs) prepare_rootfs(c);
+  int console_slave = c.has_console ? open_console(c) : -1;  // before read-only paths (runc's order)
   set_hostname(c);
   write_sysctls(c);  // before finish_rootfs makes /proc/sys read-only (runc's order)
   if (rootfs) finish_rootfs(c);
@@ -195,7 +247,7 @@ void container_init(const Config& c, const InitContext& ctx) {
     fail(STAGE_NO_NEW_PRIVILEGES, errno, "");
 
   int fifo = ctx.start_fifo;
-  setup_fds(c, &fifo);
+  setup_fds(c, &fifo, console_slave);
   reset_signals();
   set_rlimits(c);
   send_ready();

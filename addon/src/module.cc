@@ -9,6 +9,7 @@ namespace {
 Napi::Object InitBerth(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new berth::AddonData());  // deleted by Node with the environment
   berth::RegisterHelperSpawn(env, exports);
+  berth::RegisterPty(env, exports);
   berth::RegisterExitWatch(env, exports);
   berth::RegisterFdOps(env, exports);
   berth::RegisterBpfDevice(env, exports);

@@ -17,6 +17,7 @@ struct AddonData {
 
 // Each adds its functions to `exports`.
 void RegisterHelperSpawn(Napi::Env env, Napi::Object exports);
+void RegisterPty(Napi::Env env, Napi::Object exports);
 void RegisterExitWatch(Napi::Env env, Napi::Object exports);
 void RegisterFdOps(Napi::Env env, Napi::Object exports);
 void RegisterBpfDevice(Napi::Env env, Napi::Object exports);

@@ -11,6 +11,7 @@ import { Container } from '../runtime/container.js';
 import { eventsCommand, UPDATE_OPTIONS, updateResources } from './cgroup-commands.js';
 import { SystemdCgroupError, systemdRunning } from '../cgroups/index.js';
 import { features } from '../runtime/features.js';
+import { makeRaw, restoreTerminal, type TerminalStream } from '../native/terminal.js';
 import { defaultSpec } from '../runtime/spec.js';
 import type { Process } from '../runtime/spec.js';
 
@@ -24,7 +25,8 @@ interface GlobalOptions {
 const USAGE = `usage: berth-runtime [--root DIR] [--log FILE] [--log-format text|json] COMMAND [ARGS]
 
 commands:
-  create [--bundle DIR] [--pid-file FILE] [--no-pivot] ID    create a container (its process waits for start)
+  create [--bundle DIR] [--pid-file FILE] [--no-pivot] [--console-socket SOCK] ID
+                                                         create a container (its process waits for start)
   start ID                                               run the user's program of a created container
   run [--bundle DIR] [--pid-file FILE] [--detach] ID         create, start, wait and delete
   state ID                                               print the OCI state JSON
@@ -104,11 +106,16 @@ async function dispatch(command: string | undefined, args: string[], g: GlobalOp
         bundle: { type: 'string', short: 'b' }, 'pid-file': { type: 'string' }, 'no-pivot': { type: 'boolean' },
         'console-socket': { type: 'string' }, 'no-new-keyring': { type: 'boolean' }, 'preserve-fds': { type: 'string' },
       });
-      if (values['console-socket']) throw new ConfigError('terminals are not supported yet', '--console-socket');
-      await Container.create({
+      const consoleSocket = values['console-socket'] as string | undefined;
+      const c = await Container.create({
         id: oneId(positionals, 'create'), bundle: values.bundle as string | undefined, root, stdio: 'inherit',
         pidFile: values['pid-file'] as string | undefined, noPivot: Boolean(values['no-pivot']),
+        ...(consoleSocket ? { consoleSocket: path.resolve(consoleSocket) } : {}),
       });
+      if (c.config.process?.terminal && !consoleSocket) {
+        await c.delete({ force: true });
+        throw new ConfigError('cannot allocate a terminal when the container outlives this command: use --console-socket', '--console-socket');
+      }
       return 0;
     }
     case 'start': {
@@ -121,13 +128,22 @@ async function dispatch(command: string | undefined, args: string[], g: GlobalOp
         bundle: { type: 'string', short: 'b' }, 'pid-file': { type: 'string' }, detach: { type: 'boolean', short: 'd' },
         'no-pivot': { type: 'boolean' }, 'console-socket': { type: 'string' }, 'no-new-keyring': { type: 'boolean' },
       });
+      const consoleSocket = values['console-socket'] as string | undefined;
       const c = await Container.create({
         id: oneId(positionals, 'run'), bundle: values.bundle as string | undefined, root, stdio: 'inherit',
         pidFile: values['pid-file'] as string | undefined, noPivot: Boolean(values['no-pivot']),
+        ...(consoleSocket ? { consoleSocket: path.resolve(consoleSocket) } : {}),
       });
+      const tty = c.config.process?.terminal && !consoleSocket ? c.process.terminal : null;
+      if (tty && values.detach) {
+        await c.delete({ force: true });
+        throw new ConfigError('cannot allocate a terminal when the container outlives this command: use --console-socket', '--console-socket');
+      }
       await c.start();
       if (values.detach) return 0;
+      const unproxy = tty ? proxyTerminal(tty) : null;
       const result = await c.wait();
+      await unproxy?.();
       await c.delete({ force: true });
       return result.exitCode ?? 255;
     }
@@ -217,7 +233,6 @@ async function execCommand(args: string[], root: string | undefined): Promise<nu
     process: { type: 'string', short: 'p' }, detach: { type: 'boolean', short: 'd' }, 'pid-file': { type: 'string' },
     tty: { type: 'boolean', short: 't' }, 'console-socket': { type: 'string' },
   });
-  if (values.tty) throw new ConfigError('terminals are not supported yet', '--tty');
   const id = oneId(positionals, 'exec');
   let proc: Partial<Process> = {};
   if (values.process) {
@@ -226,6 +241,11 @@ async function execCommand(args: string[], root: string | undefined): Promise<nu
     } catch (err) {
       throw new ConfigError(`cannot read process file: ${(err as Error).message}`, '--process');
     }
+  }
+  const consoleSocket = values['console-socket'] as string | undefined;
+  const terminal = Boolean(values.tty) || proc.terminal === true;
+  if (terminal && values.detach && !consoleSocket) {
+    throw new ConfigError('cannot allocate a terminal when the process outlives this command: use --console-socket', '--console-socket');
   }
   const argv = program.length > 0 ? program : proc.args;
   if (!argv || argv.length === 0) throw new UsageError('exec: missing the program to run');
@@ -238,12 +258,44 @@ async function execCommand(args: string[], root: string | undefined): Promise<nu
     cwd: values.cwd as string | undefined,
     user: values.user ? parseUser(values.user as string) : undefined,
     stdio: 'inherit',
+    terminal,
+    ...(terminal && !proc.consoleSize && process.stdout.isTTY ? { consoleSize: { width: process.stdout.columns, height: process.stdout.rows } } : {}),
+    ...(consoleSocket ? { consoleSocket: path.resolve(consoleSocket) } : {}),
   });
   await p.spawned;
   if (values['pid-file']) await fs.writeFile(values['pid-file'] as string, `${p.pid}`);
   if (values.detach) return 0;
+  const unproxy = p.terminal ? proxyTerminal(p.terminal) : null;
   const result = await p.wait();
+  await unproxy?.();
   return result.exitCode ?? 255;
+}
+
+/**
+ * Joins a container's terminal to ours: our stdin (raw, when it is a terminal) to the master,
+ * the master to our stdout, our window size kept in step. Returns the undo, which waits for the
+ * last output.
+ */
+function proxyTerminal(t: TerminalStream): () => Promise<void> {
+  const stdin = process.stdin;
+  let saved: Buffer | null = null;
+  if (stdin.isTTY) {
+    try { saved = makeRaw(0); } catch { saved = null; }
+  }
+  const resize = (): void => { if (process.stdout.isTTY) t.resize({ cols: process.stdout.columns, rows: process.stdout.rows }); };
+  resize();
+  process.stdout.on('resize', resize);
+  const onData = (d: Buffer): void => { t.write(d); };
+  stdin.on('data', onData);
+  const drained = new Promise<void>((resolve) => { t.on('end', resolve); t.on('close', resolve); });
+  t.pipe(process.stdout, { end: false });
+  return async () => {
+    await drained;
+    stdin.off('data', onData);
+    stdin.pause();
+    process.stdout.off('resize', resize);
+    if (saved) restoreTerminal(0, saved);
+  };
 }
 
 /** `UID[:GID]` → a user. */

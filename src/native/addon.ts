@@ -118,6 +118,26 @@ export interface BerthAddon {
   btrfsSetReadonly(subvol: string, readonly: boolean): void;
   /** Whether `path` (not followed) is a subvolume root: a directory with inode 256 on btrfs. */
   btrfsIsSubvolume(path: string): boolean;
+  /** posix_openpt + grantpt + unlockpt and the slave (both CLOEXEC, O_NOCTTY). */
+  openPty(): { master: number; slave: number; path: string };
+  /** TIOCSWINSZ. */
+  setWinsize(fd: number, cols: number, rows: number): void;
+  /** TIOCGWINSZ. */
+  getWinsize(fd: number): { cols: number; rows: number };
+  /** cfmakeraw via tcsetattr; returns the termios before. */
+  makeRaw(fd: number): Buffer;
+  /** tcsetattr with a termios makeRaw returned. */
+  setTermios(fd: number, saved: Buffer): void;
+  /** socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC). */
+  socketPair(): [number, number];
+  /** A blocking connection to a unix socket path (any length). */
+  connectUnix(path: string): number;
+  /** One message of `data` with `fd` as SCM_RIGHTS. */
+  sendFd(sock: number, fd: number, data: string): void;
+  /** One message with an fd, or null (nothing queued, or no fd in it). */
+  recvFd(sock: number, block: boolean): { fd: number; data: string } | null;
+  /** Clears (true) or sets (false) O_NONBLOCK. */
+  setBlocking(fd: number, blocking: boolean): void;
 }
 
 const require = createRequire(import.meta.url);

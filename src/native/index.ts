@@ -7,6 +7,7 @@
  */
 import os from 'node:os';
 import { NativeError } from '../errors.js';
+export * from './terminal.js';
 import { addon, helperPath, type RawExitStatus } from './addon.js';
 
 export { addonPath, buildDir, dockerInitPath, helperPath } from './addon.js';

@@ -78,6 +78,7 @@ export const ConfigTag = {
   CONTROLLING_TTY: 37,
   SECCOMP: 38,
   ROOTFS_MOUNT: 39,
+  CONSOLE: 40,
 } as const;
 
 /** Config tags whose record holds nested records. */

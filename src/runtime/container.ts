@@ -14,7 +14,8 @@ import { runHooks } from './hooks.js';
 import { launch, type Launched } from './launch.js';
 import { compileSeccomp } from './seccomp/compile.js';
 import { buildExecConfig, buildInitConfig, type RlimitPolicy } from './plan.js';
-import { ContainerProcess, signalNumber, type ExitResult, type SignalLike } from './process.js';
+import { ContainerProcess, signalNumber, type ExitResult, type SignalLike, type SpawnedProcess } from './process.js';
+import { noStdio, prepareConsole, type PreparedConsole } from './console.js';
 import { isSameLiveProcess, pidsInNamespace, readStartTime } from './proc.js';
 import type { LinuxNamespaceType, LinuxResources, Process, Spec, State, User } from './spec.js';
 import { NAMESPACE_KINDS } from './namespace-kinds.js';
@@ -46,6 +47,8 @@ export interface CreateOptions {
   rlimits?: RlimitPolicy;
   /** Mounts that assemble the rootfs (a graph driver's snapshot), made onto the spec's root path inside the container's mount namespace. */
   rootfsMounts?: readonly RootfsMount[];
+  /** With `process.terminal`: send the pty master to the unix socket at this path (runc's `--console-socket`) instead of keeping it as `process.terminal`. */
+  consoleSocket?: string;
 }
 
 /** Options of {@link Container.exec}. */
@@ -62,6 +65,12 @@ export interface ExecOptions {
   stdio?: StdioOption;
   /** A whole OCI `process` object; `args`/`env`/`cwd`/`user` above override its fields. */
   process?: Partial<Process>;
+  /** Give the process a terminal (its stdio, and its controlling terminal); `stdio` is then ignored and the master is `proc.terminal` once spawned. Default: `process.terminal`. */
+  terminal?: boolean;
+  /** The terminal's size (default: `process.consoleSize`). */
+  consoleSize?: { width: number; height: number };
+  /** With a terminal: send the master to this unix socket path (runc's `--console-socket`). */
+  consoleSocket?: string;
 }
 
 /** Options naming a state root. */
@@ -101,12 +110,16 @@ export class Container {
     const rootfs = path.resolve(bundle, spec.root!.path);
     await checkRootfs(rootfs);
     const cgroupPlan = planContainerCgroup(spec, options.id);
-    const stdio = prepareStdio(options.stdio);
+    const terminal = spec.process?.terminal === true;
+    const stdio = terminal ? noStdio() : prepareStdio(options.stdio);
+    let console: PreparedConsole | null = null;
     let reservation: { dir: string; release(): void };
     try {
+      if (terminal) console = prepareConsole(spec.process?.consoleSize, options.consoleSocket);
       reservation = await store.reserve(options.id);
     } catch (err) {
       stdio.abort();
+      console?.close();
       throw err;
     }
     const dir = reservation.dir;
@@ -128,11 +141,13 @@ export class Container {
         noPivot: options.noPivot ?? false,
         rootfsMounts: options.rootfsMounts ?? [],
         rlimitPolicy: options.rlimits ?? 'strict',
+        ...(console ? { console: console.size } : {}),
       });
-      launched = await launch(payload, stdio.fds, { id: options.id, rootfs });
+      launched = await launch(payload, console ? [console.helperFd] : stdio.fds, { id: options.id, rootfs });
       stdio.release();
+      const tty = console?.receive() ?? null;
       oom = new OomTracker(cgroup);
-      init = new ContainerProcess(stdio.streams, Promise.resolve(launched), oom.probeInit);
+      init = new ContainerProcess(stdio.streams, Promise.resolve({ ...launched, terminal: tty }), oom.probeInit);
       const record: ContainerRecord = {
         id: options.id, bundle, rootfs, pid: launched.pid,
         pidStartTime: readStartTime(launched.pid) ?? '', created: new Date().toISOString(), config: spec,
@@ -154,6 +169,7 @@ export class Container {
       return container;
     } catch (err) {
       stdio.abort();
+      console?.close();
       if (launched) await discardLaunched(launched, init);
       oom?.close();
       if (cgroup) {
@@ -397,10 +413,13 @@ export class Container {
     if (!Array.isArray(options.args) || options.args.length === 0) {
       throw new ConfigError('must name a program to run', 'args');
     }
-    const stdio = prepareStdio(options.stdio);
+    const proc = this.execProcess(options);
+    const terminal = options.terminal ?? options.process?.terminal === true;
+    const stdio = terminal ? noStdio() : prepareStdio(options.stdio);
     let oomBefore = 0;
     let nsFds = new Map<LinuxNamespaceType, number>();
-    const spawning = (async (): Promise<Launched> => {
+    let console: PreparedConsole | null = null;
+    const spawning = (async (): Promise<SpawnedProcess> => {
       try {
         await this.assertExists('exec');
         const status = await this.status();
@@ -410,7 +429,8 @@ export class Container {
         oomBefore = this.cgroup ? await this.cgroup.oomKillCount().catch(() => 0) : 0;
         const namespaces = (this.record.config.linux?.namespaces ?? []).map((ns) => ns.type);
         nsFds = this.openInitNamespaces(namespaces);
-        const { payload } = buildExecConfig(this.execProcess(options), {
+        if (terminal) console = prepareConsole(options.consoleSize ?? proc.consoleSize, options.consoleSocket);
+        const { payload } = buildExecConfig({ ...proc, terminal }, {
           initPid: this.record.pid,
           namespaces,
           // The helper joins through our verified fds, never through a pid that could be reused.
@@ -418,12 +438,14 @@ export class Container {
           stdioTargets: stdio.targets,
           cgroupProcs: this.cgroup?.procsFiles ?? [],
           seccomp: compileSeccomp(this.record.config.linux?.seccomp),
+          ...(console ? { console: console.size, setsid: true } : {}),
         });
-        const launched = await launch(payload, stdio.fds, { id: this.id });
+        const launched = await launch(payload, console ? [console.helperFd] : stdio.fds, { id: this.id });
         stdio.release();
-        return launched;
+        return { ...launched, terminal: console?.receive() ?? null };
       } catch (err) {
         stdio.abort();
+        console?.close();
         throw err;
       } finally {
         for (const fd of nsFds.values()) closeSync(fd);

@@ -43,6 +43,8 @@ export interface CommonContext {
   setsid?: boolean;
   /** Keep fds 3..3+N-1 open for the process (LISTEN_FDS style); default 0. */
   preserveFds?: number;
+  /** Give the process a terminal from the container's /dev/ptmx (CFG_CONSOLE): its master goes over a socket sent last with the frame; `stdioTargets` must then be empty. Sizes of 0 leave the size alone. */
+  console?: { rows: number; cols: number };
 }
 
 /** Context of {@link buildInitConfig}. */
@@ -494,6 +496,7 @@ function writeCommon(w: RecordWriter, ctx: CommonContext): void {
   for (const p of ctx.cgroupProcs) w.str(ConfigTag.CGROUP_PROCS, p);
   w.bool(ConfigTag.SETSID, ctx.setsid ?? true);
   if (ctx.preserveFds) w.u32(ConfigTag.EXEC_FD_PASSTHROUGH, ctx.preserveFds);
+  if (ctx.console) w.u32array(ConfigTag.CONSOLE, [ctx.console.rows, ctx.console.cols]);
 }
 
 function writeJoins(w: RecordWriter, joins: ReadonlyArray<{ flag: number; path: string }>): void {

@@ -9,6 +9,7 @@ import { ContainerStateError } from '../errors.js';
 import * as native from '../native/index.js';
 import type { ExitStatus, ProcessExitWatch } from '../native/index.js';
 import type { StdioStreams } from './stdio.js';
+import type { TerminalStream } from '../native/terminal.js';
 
 /** How a container process ended. */
 export interface ExitResult {
@@ -51,6 +52,8 @@ export interface SpawnedProcess {
   execOutcome: Promise<void>;
   /** The same, keeping Node alive meanwhile. */
   waitExec(): Promise<void>;
+  /** The pty master, when the process has a terminal kept here. */
+  terminal?: TerminalStream | null;
 }
 
 /**
@@ -92,6 +95,22 @@ export class ContainerProcess implements PromiseLike<ExitResult> {
     this.childReady.catch(() => undefined);
     execed.catch(() => undefined);
     this.result.catch(() => undefined);
+  }
+
+  /**
+   * The process's terminal (the pty master as a stream) when it was given one
+   * (`process.terminal`, or exec's `terminal`) and the master was not sent to a console
+   * socket; for an exec, set once {@link ContainerProcess.spawned} resolves. Null otherwise.
+   */
+  get terminal(): TerminalStream | null {
+    return this.child?.terminal ?? null;
+  }
+
+  /** Sets the size of the process's terminal (it gets SIGWINCH); ENOTTY without one. */
+  resize(cols: number, rows: number): void {
+    const t = this.terminal;
+    if (!t) throw new ContainerStateError('the process has no terminal here', { code: 'ENOTTY', stage: 'resize' });
+    t.resize({ cols, rows });
   }
 
   /** Resolves once the process runs the requested program; rejects with the setup error. */

@@ -98,6 +98,15 @@ enum berth_config_tag {
                              // that directory, so relative paths in M_DATA resolve against it;
                              // an overlay whose data exceeds a page goes through fsopen(2) with
                              // one "lowerdir+" per layer.
+  CFG_CONSOLE = 40,          // 2 x u32: rows, cols (0, 0: size left alone). Give the process a
+                             // terminal: once the rootfs is ready (exec: once the namespaces
+                             // are joined) it opens the container's /dev/ptmx, makes the new
+                             // slave its fds 0-2 and its controlling terminal (needs a new
+                             // session, CFG_SETSID; excludes CFG_STDIO_FDS), sets the size on
+                             // the master and sends the master over a unix socket: one message
+                             // whose data is the slave's path and whose SCM_RIGHTS is the
+                             // master (runc's --console-socket message). That socket rides on
+                             // FRAME_CONFIG last, after the stdio and passthrough fds.
 };
 
 // Records nested in CFG_JOIN_NAMESPACE.
