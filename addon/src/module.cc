@@ -16,6 +16,7 @@ Napi::Object InitBerth(Napi::Env env, Napi::Object exports) {
   berth::RegisterEventfd(env, exports);
   berth::RegisterSafeFs(env, exports);
   berth::RegisterBtrfs(env, exports);
+  berth::RegisterNetlink(env, exports);
   return exports;
 }
 

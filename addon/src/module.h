@@ -24,6 +24,7 @@ void RegisterBpfDevice(Napi::Env env, Napi::Object exports);
 void RegisterEventfd(Napi::Env env, Napi::Object exports);
 void RegisterSafeFs(Napi::Env env, Napi::Object exports);
 void RegisterBtrfs(Napi::Env env, Napi::Object exports);
+void RegisterNetlink(Napi::Env env, Napi::Object exports);
 
 // Argument i as an int32 (throws a TypeError-like Napi::Error when it is not a number).
 inline int IntArg(const Napi::CallbackInfo& info, size_t i) {

@@ -50,6 +50,42 @@ export interface RawHelper {
   sock: number;
 }
 
+/** One rtnetlink operation of {@link BerthAddon.netlink} (`ns`: through the socket in the target namespace). */
+export interface RawNetlinkOp {
+  /** bridgeAdd, vethAdd, linkSet, linkDel, hairpin, addrAdd, routeAdd, links, addrs, routes. */
+  op: string;
+  /** Run in the target namespace. */
+  ns?: boolean;
+  /** The link. */
+  name?: string;
+  /** vethAdd: the peer's name. */
+  peer?: string;
+  /** vethAdd: an fd of the namespace the peer is made in. */
+  peerNetns?: number;
+  /** MTU. */
+  mtu?: number;
+  /** Bridge to enslave the link to. */
+  master?: string;
+  /** linkSet: up or down. */
+  up?: boolean;
+  /** linkSet: an fd of the namespace to move the link to. */
+  netns?: number;
+  /** linkSet: new name. */
+  rename?: string;
+  /** linkDel: succeed when the link is absent. */
+  missingOk?: boolean;
+  /** hairpin: on or off. */
+  on?: boolean;
+  /** addrAdd: the IPv4 address. */
+  address?: string;
+  /** addrAdd/routeAdd: prefix length. */
+  prefix?: number;
+  /** routeAdd: destination network. */
+  dst?: string;
+  /** routeAdd: gateway. */
+  gateway?: string;
+}
+
 /** The raw exports of berth.node (errors thrown carry code, errno, syscall and maybe path). */
 export interface BerthAddon {
   /** Copies the helper into a sealed memfd once per process; returns the memfd. */
@@ -138,6 +174,8 @@ export interface BerthAddon {
   recvFd(sock: number, block: boolean): { fd: number; data: string } | null;
   /** Clears (true) or sets (false) O_NONBLOCK. */
   setBlocking(fd: number, blocking: boolean): void;
+  /** Runs rtnetlink operations on a worker thread: those marked `ns` through a socket opened inside the network namespace `nsFd`, the others in this process's; one result per op. */
+  netlink(nsFd: number, ops: RawNetlinkOp[]): Promise<unknown[]>;
 }
 
 const require = createRequire(import.meta.url);

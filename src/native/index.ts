@@ -8,7 +8,7 @@
 import os from 'node:os';
 import { NativeError } from '../errors.js';
 export * from './terminal.js';
-import { addon, helperPath, type RawExitStatus } from './addon.js';
+import { addon, helperPath, type RawExitStatus, type RawNetlinkOp } from './addon.js';
 
 export { addonPath, buildDir, dockerInitPath, helperPath } from './addon.js';
 
@@ -301,4 +301,77 @@ export function btrfsSetReadonly(subvol: string, readonly: boolean): void {
 /** Whether `path` (not followed) is the root of a btrfs subvolume; ENOENT when absent. */
 export function btrfsIsSubvolume(path: string): boolean {
   return native(() => addon().btrfsIsSubvolume(path));
+}
+
+/** One rtnetlink operation for {@link netlink}; `ns: true` runs it in the target namespace. */
+export type NetlinkOp =
+  | { op: 'bridgeAdd'; ns?: boolean; name: string; mtu?: number }
+  | { op: 'vethAdd'; ns?: boolean; name: string; peer: string; peerNetns?: number; mtu?: number; master?: string }
+  | { op: 'linkSet'; ns?: boolean; name: string; up?: boolean; mtu?: number; master?: string; netns?: number; rename?: string }
+  | { op: 'linkDel'; ns?: boolean; name: string; missingOk?: boolean }
+  | { op: 'hairpin'; ns?: boolean; name: string; on: boolean }
+  | { op: 'addrAdd'; ns?: boolean; name: string; address: string; prefix: number }
+  | { op: 'routeAdd'; ns?: boolean; dst?: string; prefix?: number; gateway?: string; name?: string }
+  | { op: 'links'; ns?: boolean }
+  | { op: 'addrs'; ns?: boolean }
+  | { op: 'routes'; ns?: boolean };
+
+/** A link as a `links` dump reports it. */
+export interface NetlinkLink {
+  /** Interface index. */
+  index: number;
+  /** Name. */
+  name: string;
+  /** `IFLA_INFO_KIND` (`bridge`, `veth`, ...; empty for a plain device). */
+  kind: string;
+  /** MTU. */
+  mtu: number;
+  /** Index of its master (bridge), 0 when none. */
+  master: number;
+  /** IFF_UP. */
+  up: boolean;
+}
+
+/** An IPv4 address as an `addrs` dump reports it. */
+export interface NetlinkAddr {
+  /** Interface index. */
+  index: number;
+  /** Dotted quad. */
+  address: string;
+  /** Prefix length. */
+  prefix: number;
+}
+
+/** An IPv4 route as a `routes` dump reports it (all tables). */
+export interface NetlinkRoute {
+  /** Destination network. */
+  dst: string;
+  /** Destination prefix length (0: default route). */
+  prefix: number;
+  /** Gateway, empty when none. */
+  gateway: string;
+  /** Output interface index. */
+  oif: number;
+  /** Routing table (254 main, 255 local). */
+  table: number;
+  /** Route type (1 unicast, 2 local, 3 broadcast, ...). */
+  type: number;
+  /** Scope. */
+  scope: number;
+}
+
+/**
+ * Runs rtnetlink operations in order on a libuv worker thread, never on the JS thread. Ops
+ * with `ns: true` go through a NETLINK_ROUTE socket opened inside the network namespace `nsFd`
+ * (the worker setns()es there to open it and straight back); the others through one in this
+ * process's namespace. Resolves to one result per op: the ifindex for link ops, rows for
+ * dumps. A failure rejects with a NativeError: errno name, the message type as `stage`, the
+ * link at fault as `path`; the ops before it stay done.
+ */
+export async function netlink(nsFd: number, ops: readonly NetlinkOp[]): Promise<unknown[]> {
+  try {
+    return await native(() => addon().netlink(nsFd, ops as RawNetlinkOp[]));
+  } catch (err) {
+    throw toNativeError(err);
+  }
 }
