@@ -1,9 +1,10 @@
 #!/bin/sh
 # Installs the Debian packages that berth's build, demo, tests (btrfs-progs for the btrfs driver's
-# loop-device file system) and benchmarks (runc, crun) use.
+# loop-device file system; skopeo, podman and umoci for the image archive interop tests) and
+# benchmarks (runc, crun) use.
 # Idempotent; needs root (as .ci/run is). Using berth needs only the build tools.
 set -eu
-pkgs="busybox-static cmake g++ make python3 runc crun btrfs-progs"
+pkgs="busybox-static cmake g++ make python3 runc crun btrfs-progs skopeo podman umoci"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
