@@ -308,7 +308,8 @@ describe('image archives', () => {
     }
     if (tool('podman')) {
       const proot = path.join(dir, 'podman');
-      const args = ['--root', path.join(proot, 'root'), '--runroot', path.join(proot, 'run'), '--storage-driver', 'vfs'];
+      // All of podman's state in a private directory (its tmpdir defaults to /run/libpod).
+      const args = ['--root', path.join(proot, 'root'), '--runroot', path.join(proot, 'run'), '--tmpdir', path.join(proot, 'tmp'), '--events-backend', 'none', '--storage-driver', 'vfs'];
       try {
         const out = sh('podman', [...args, 'load', '-i', file]);
         expect(out).toContain('legacy/b:latest');
