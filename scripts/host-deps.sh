@@ -1,10 +1,11 @@
 #!/bin/sh
 # Installs the Debian packages that berth's build, demo, tests (btrfs-progs for the btrfs driver's
-# loop-device file system; skopeo, podman and umoci for the image archive interop tests) and
+# loop-device file system; skopeo, podman and umoci for the image archive interop tests; docker-registry,
+# apache2-utils (htpasswd) and openssl for the registry tests, which start their own registries) and
 # benchmarks (runc, crun) use.
 # Idempotent; needs root (as .ci/run is). Using berth needs only the build tools.
 set -eu
-pkgs="busybox-static cmake g++ make python3 runc crun btrfs-progs skopeo podman umoci"
+pkgs="busybox-static cmake g++ make python3 runc crun btrfs-progs skopeo podman umoci docker-registry apache2-utils openssl"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -107,3 +107,6 @@ export type { ProcessOptions } from './engine/container-spec.js';
 export { resolveImageUser } from './engine/image-user.js';
 export type { ResolvedUser } from './engine/image-user.js';
 export { FileLock, withFileLock } from './util/file-lock.js';
+export * from './registry/index.js';
+export { ensureImage, pull, push, search, tags } from './engine/registry.js';
+export type { EngineRegistryOptions } from './engine/registry.js';
