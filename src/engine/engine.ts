@@ -19,6 +19,7 @@ import type { Digest } from '../image/digest.js';
 import { Image, ImageStore } from '../image/image-store.js';
 import type { ImageConfig, ImageRunConfig } from '../image/oci.js';
 import { hostPlatform } from '../image/oci.js';
+import { assertSupportedCompression, detectCompression, layerMediaType } from '../image/compression.js';
 import { Container } from '../runtime/container.js';
 import type { StdioOption } from '../runtime/stdio.js';
 import { readJsonIfExists, writeJsonAtomic } from '../util/atomic-file.js';
@@ -32,6 +33,9 @@ import { EngineContainer, type ContainerRecord } from './engine-container.js';
 import { EngineError } from './errors.js';
 import { resolveImageUser } from './image-user.js';
 import { mergedTreeTar } from '../graphdriver/diff-tar.js';
+import { NetworkManager } from '../network/manager.js';
+import type { BridgeDriverOptions } from '../network/bridge.js';
+import { connectNetwork, prepareNetwork, type NetworkOptions, type PreparedNetwork } from './network-config.js';
 
 /** Options of {@link Engine.open}. */
 export interface EngineOptions {
@@ -39,10 +43,12 @@ export interface EngineOptions {
   root?: string;
   /** The graph driver (`overlay2`, `vfs`, `btrfs`); default: detected from the root's file system. */
   storageDriver?: string;
+  /** Options of the bridge network driver (`ipForward`, the default subnet pool). */
+  bridge?: BridgeDriverOptions;
 }
 
 /** Options of {@link Engine.create} and {@link Engine.run}. */
-export interface CreateContainerOptions extends ProcessOptions {
+export interface CreateContainerOptions extends ProcessOptions, NetworkOptions {
   /** Bind mounts and named volumes. */
   mounts?: MountOption[];
   /** Memory, CPU and pids limits. */
@@ -97,6 +103,8 @@ export class Engine {
     readonly driver: GraphDriver,
     /** The image store. */
     readonly images: ImageStore,
+    /** The networks of this root. */
+    readonly networks: NetworkManager,
   ) {}
 
   /** Opens (creating) the root, choosing or opening its graph driver, and repairs crash leftovers. */
@@ -108,7 +116,8 @@ export class Engine {
     await writeJsonAtomic(path.join(root, 'engine.json'), { storageDriver: driver.name });
     let engine: Engine | undefined;
     const images = await ImageStore.open({ root: path.join(root, 'image'), driver, containersUsing: (id) => engine!.containersUsing(id) });
-    engine = new Engine(root, driver, images);
+    const networks = await NetworkManager.open({ dir: path.join(root, 'network'), ...(options.bridge === undefined ? {} : { bridge: options.bridge }) });
+    engine = new Engine(root, driver, images, networks);
     await engine.repair();
     return engine;
   }
@@ -173,7 +182,15 @@ export class Engine {
       for (const name of await readdir(this.containersDir).catch(() => [] as string[])) {
         if (/^[0-9a-f]{64}$/.test(name) && !ids.has(name)) await rm(path.join(this.containersDir, name), { recursive: true, force: true });
       }
+      await this.networks.reconcile((id) => this.runsOrWaits(id));
     });
+  }
+
+  /** Whether container `id` has a record and a live init (created, running or paused): its network endpoints are kept. */
+  private async runsOrWaits(id: string): Promise<boolean> {
+    if ((await this.containerRecord(id)) === undefined) return false;
+    const rt = await Container.load(id, { root: this.runtimeRoot }).catch(() => undefined);
+    return rt !== undefined && (await rt.status().catch(() => 'stopped')) !== 'stopped';
   }
 
   /** Claims a container name (EngineError EEXIST when taken). */
@@ -219,6 +236,7 @@ export class Engine {
         const layerDirs = await this.driver.layerDirs(snapshot);
         const spec = containerSpec(config, options, { id, rootfs, user });
         await this.applyHostConfig(spec, options, layerDirs);
+        const net = await prepareNetwork(this.networks, spec, options, dir);
         const rec: ContainerRecord = {
           Id: id,
           Name: name,
@@ -234,7 +252,9 @@ export class Engine {
         await writeJsonAtomic(path.join(dir, 'container.json'), rec);
         try {
           runtime = await Container.create({ id, bundle: dir, spec, root: this.runtimeRoot, stdio: options.stdio ?? 'ignore', rootfsMounts: mounts });
+          await this.attachNetwork(rec, runtime, net);
         } catch (err) {
+          await runtime?.delete({ force: true }).catch(() => undefined);
           await rm(path.join(dir, 'container.json'), { force: true });
           throw err;
         }
@@ -323,6 +343,7 @@ export class Engine {
         }
         await rt.delete({ force: true });
       }
+      await this.networks.disconnectAll(rec.Id);
       await rm(path.join(this.containersDir, rec.Id, 'container.json'), { force: true });
       await this.driver.remove(rec.Snapshot).catch(() => undefined);
       await rm(path.join(this.containersDir, rec.Id), { recursive: true, force: true });
@@ -333,7 +354,23 @@ export class Engine {
   /** Replaces an exited container's runtime state with a fresh `created` one from its record. */
   async recreateRuntime(rec: ContainerRecord, old: Container | undefined, stdio: StdioOption): Promise<Container> {
     if (old !== undefined) await old.delete({ force: true });
-    return Container.create({ id: rec.Id, bundle: path.join(this.containersDir, rec.Id), spec: rec.Spec, root: this.runtimeRoot, stdio, rootfsMounts: rec.Mounts });
+    await this.networks.disconnectAll(rec.Id, { keepIdleDefault: true });
+    const rt = await Container.create({ id: rec.Id, bundle: path.join(this.containersDir, rec.Id), spec: rec.Spec, root: this.runtimeRoot, stdio, rootfsMounts: rec.Mounts });
+    try {
+      await this.attachNetwork(rec, rt);
+    } catch (err) {
+      await rt.delete({ force: true }).catch(() => undefined);
+      throw err;
+    }
+    return rt;
+  }
+
+  /** Connects a created container to the network its options name (its namespace is the new init's). */
+  private async attachNetwork(rec: ContainerRecord, runtime: Container, prepared?: PreparedNetwork): Promise<void> {
+    const o = rec.Options as NetworkOptions;
+    const dir = path.join(this.containersDir, rec.Id);
+    const net = prepared ?? (await prepareNetwork(this.networks, structuredClone(rec.Spec), o, dir));
+    await connectNetwork(this.networks, net, { id: rec.Id, name: rec.Name, hostname: rec.Spec.hostname ?? '', aliases: o.networkAliases ?? [], runtime });
   }
 
   /** The container's filesystem (image plus its changes) as an uncompressed tar (`docker export`). */
@@ -384,11 +421,21 @@ export class Engine {
     }
   }
 
-  /** A filesystem tar (uncompressed, gzip or zstd) as a one-layer image (`docker import`). */
+  /**
+   * A filesystem tar (uncompressed, gzip or zstd) as a one-layer image (`docker import`). The
+   * tar is kept as the layer's blob, so a later save or push gives the same digests.
+   */
   async import(tar: Readable | AsyncIterable<Uint8Array> | Uint8Array, options: { reference?: string; config?: ImageConfig['config']; comment?: string } = {}): Promise<Image> {
     const lock = await this.images.ingestLock();
+    let failed = false;
     try {
-      const layer = await this.images.layers.register(tar, undefined);
+      const blob = await this.images.content.write(tar instanceof Uint8Array ? tar : (tar as AsyncIterable<Uint8Array>));
+      const head = Buffer.alloc(8);
+      const fh = await openFile(this.images.content.path(blob.digest), 'r');
+      await fh.read(head, 0, 8, 0).finally(() => fh.close());
+      const compression = detectCompression(head);
+      assertSupportedCompression(compression);
+      const layer = await this.images.layers.register(this.images.content.read(blob.digest), undefined, { expectedDigest: blob.digest });
       const now = new Date().toISOString();
       const config: ImageConfig = {
         ...hostPlatform(),
@@ -399,11 +446,16 @@ export class Engine {
       };
       return await this.images.add({
         config: Buffer.from(JSON.stringify(config)),
-        layers: [{ chainID: layer.chainID, diffID: layer.diffID }],
+        layers: [{ chainID: layer.chainID, diffID: layer.diffID, blob: { mediaType: layerMediaType(compression), digest: blob.digest, size: blob.size } }],
         references: options.reference === undefined ? [] : [options.reference],
       });
+    } catch (err) {
+      failed = true;
+      throw err;
     } finally {
       lock.release();
+      // What a failed import stored (its blob, a layer) is garbage now.
+      if (failed) await this.images.collect().catch(() => undefined);
     }
   }
 }
@@ -411,5 +463,6 @@ export class Engine {
 /** The options worth recording (no functions, no streams). */
 function processOptions(o: CreateContainerOptions): RecordedOptions {
   const { cmd, entrypoint, env, workdir, user, hostname, readOnly, mounts, resources, capAdd, capDrop, init } = o;
-  return JSON.parse(JSON.stringify({ cmd, entrypoint, env, workdir, user, hostname, readOnly, mounts, resources, capAdd, capDrop, init })) as RecordedOptions;
+  const { network, publish, dns, dnsSearch, networkAliases } = o;
+  return JSON.parse(JSON.stringify({ cmd, entrypoint, env, workdir, user, hostname, readOnly, mounts, resources, capAdd, capDrop, init, network, publish, dns, dnsSearch, networkAliases })) as RecordedOptions;
 }
