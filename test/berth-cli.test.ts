@@ -139,6 +139,27 @@ describe('berth CLI', () => {
     await berth('rmi', 'exported:1');
   });
 
+  it('saves images and loads them into another root', async () => {
+    const file = path.join(dir, 'saved.tar');
+    await berth('tag', 'busybox', 'second:2');
+    expect((await berth('save', '-o', file, 'busybox', 'second:2')).code).toBe(0);
+    const listing = execFileSync('tar', ['-tf', file]).toString();
+    expect(listing).toContain('manifest.json');
+    expect(listing).toContain('index.json');
+    const otherRoot = path.join(dir, 'other-root');
+    const load = spawn(BIN, ['--root', otherRoot, 'load', '-i', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BERTH_CONFIG: path.join(dir, 'config.json') } });
+    let out = '';
+    load.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const [code] = (await once(load, 'exit')) as [number];
+    expect(code).toBe(0);
+    expect(out).toContain('Loaded image: busybox:latest\n');
+    expect(out).toContain('Loaded image: second:2\n');
+    expect(out).toMatch(/[0-9a-f]{12}: Loading layer\n/);
+    const ids = execFileSync(BIN, ['--root', otherRoot, 'images', '-q'], { env: { ...process.env, BERTH_CONFIG: path.join(dir, 'config.json') } }).toString();
+    expect(ids.trim()).toBe((await berth('images', '-q')).stdout.trim());
+    await berth('rmi', 'second:2');
+  }, 30_000);
+
   it('gives one-line errors and status 125 for bad input', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['run', 'nosuch:image'], /^berth: no such image: nosuch:image\n$/],

@@ -34,7 +34,7 @@ export interface Command {
 }
 
 /** The usage text of a command. */
-export function usageText(name: string, c: Command): string {
+export function usageText(c: Command): string {
   const lines = [`Usage:  berth ${c.usage}`, '', c.summary];
   const opts = Object.entries(c.options);
   if (opts.length > 0) {
@@ -44,6 +44,5 @@ export function usageText(name: string, c: Command): string {
       lines.push(`  ${flagText.padEnd(32)}${spec.help ?? ''}`);
     }
   }
-  void name;
   return `${lines.join('\n')}\n`;
 }

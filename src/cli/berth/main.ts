@@ -8,6 +8,7 @@ import { BerthError } from '../../errors.js';
 import { Engine } from '../../engine/engine.js';
 import { parseOptions } from './argv.js';
 import { usageText, type CliContext, type Command } from './command.js';
+import { archiveCommands } from './commands/archives.js';
 import { containerInfoCommands } from './commands/container-info.js';
 import { imageCommands } from './commands/images.js';
 import { lifecycleCommands } from './commands/lifecycle.js';
@@ -22,6 +23,7 @@ export const COMMANDS: Record<string, Command> = {
   ...imageCommands,
   ...lifecycleCommands,
   ...containerInfoCommands,
+  ...archiveCommands,
 };
 
 /** The top-level help. */
@@ -69,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
     const cmd = COMMANDS[command];
     if (cmd === undefined) throw new UsageError(`'${command}' is not a berth command.\nSee 'berth --help'`);
     if (args.includes('--help') && (!cmd.stopAtPositional || args.indexOf('--help') < firstPositional(args))) {
-      process.stdout.write(usageText(command, cmd));
+      process.stdout.write(usageText(cmd));
       return 0;
     }
     let engine: Promise<Engine> | undefined;
