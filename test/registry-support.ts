@@ -3,7 +3,7 @@
 // (a token server of the test's own signing ES256 JWTs with a key whose certificate the
 // registry trusts), over TLS with a CA the test generates — and a fault-injecting proxy.
 // Every process started here is stopped by its pid; nothing system-wide is touched.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, createPrivateKey, createSign, randomBytes, X509Certificate } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -382,3 +382,13 @@ export function sh(cmd: string, args: string[], options: { env?: NodeJS.ProcessE
 }
 
 export const tmpBase = (): Promise<string> => mkdtemp(path.join(os.tmpdir(), 'berth-registry-'));
+
+/** Runs a command without blocking the event loop (needed when it talks to a server of this process). */
+export function shAsync(cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeout?: number } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { encoding: 'utf8', timeout: options.timeout ?? 120_000, env: options.env ?? process.env, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}

@@ -97,6 +97,8 @@ export interface RegistryResponse {
   body: IncomingMessage;
   /** The URL that answered (after redirects). */
   url: URL;
+  /** Whether the caller's credentials went with the request (a refusal then means "not allowed", not "who are you"). */
+  withCredentials?: boolean;
 }
 
 /** What {@link RegistryClient.ping} learnt of a registry. */
@@ -192,8 +194,11 @@ export async function responseError(res: RegistryResponse, what: string, details
     }
   }
   const s = res.status;
+  // A 401 that still says insufficient_scope after the token was re-asked: authenticated, not allowed.
+  const insufficient = s === 401 && res.withCredentials === true && parseChallenges(res.headers['www-authenticate']).some((c) => c.params['error'] === 'insufficient_scope');
   const code =
-    s === 401 ? 'EUNAUTHORIZED'
+    insufficient ? 'EDENIED'
+    : s === 401 ? 'EUNAUTHORIZED'
     : s === 403 ? 'EDENIED'
     : s === 404 ? 'ENOENT'
     : s === 413 ? 'ETOOLARGE'
@@ -227,6 +232,7 @@ export class RegistryClient {
   private readonly httpsAgents = new Map<string, https.Agent>();
   private readonly tlsFiles = new Map<string, Promise<{ ca: Buffer[]; cert?: Buffer; key?: Buffer }>>();
   private readonly insecureHosts: Set<string>;
+  private readonly credentialCache = new Map<string, Promise<Credentials | undefined>>();
 
   constructor(options: RegistryClientOptions = {}) {
     this.options = options;
@@ -303,14 +309,22 @@ export class RegistryClient {
     return { ...base, scheme };
   }
 
-  /** The credentials for a registry host, or undefined (anonymous). */
-  async credentialsFor(registry: string): Promise<Credentials | undefined> {
+  /** The credentials for a registry host, or undefined (anonymous); looked up once per client. */
+  credentialsFor(registry: string): Promise<Credentials | undefined> {
     const key = registryHostKey(registry);
-    const direct = Object.entries(this.options.auth ?? {}).find(([k]) => registryHostKey(k) === key)?.[1];
-    if (direct !== undefined) return direct;
-    const src = this.options.credentials;
-    if (src === undefined) return undefined;
-    return src instanceof CredentialStore ? src.get(registry) : src(registry);
+    let p = this.credentialCache.get(key);
+    if (p === undefined) {
+      p = (async () => {
+        const direct = Object.entries(this.options.auth ?? {}).find(([k]) => registryHostKey(k) === key)?.[1];
+        if (direct !== undefined) return direct;
+        const src = this.options.credentials;
+        if (src === undefined) return undefined;
+        return src instanceof CredentialStore ? src.get(registry) : src(registry);
+      })();
+      p.catch(() => this.credentialCache.delete(key));
+      this.credentialCache.set(key, p);
+    }
+    return p;
   }
 
   /** Credentials for an endpoint: a mirror's own, else none (a mirror never gets the upstream's credentials). */
@@ -449,7 +463,7 @@ export class RegistryClient {
         throw new RegistryError(`cannot reach registry ${ep.host} (${url.protocol}//${url.host}): ${(err as Error).message}${hint}`, code, { ...details, cause: err });
       }
       const status = res.statusCode ?? 0;
-      const response: RegistryResponse = { status, headers: res.headers, body: res, url };
+      const response: RegistryResponse = { status, headers: res.headers, body: res, url, withCredentials: sameHost && (await this.endpointCredentials(ep)) !== undefined };
       if (status === 401 && sameHost) {
         const ch = pickChallenge(parseChallenges(res.headers['www-authenticate']));
         const before = this.challenges.get(endpointKey(ep));
