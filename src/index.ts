@@ -106,6 +106,9 @@ export { containerSpec, mergeEnv, processArgs } from './engine/container-spec.js
 export type { ProcessOptions } from './engine/container-spec.js';
 export { resolveImageUser } from './engine/image-user.js';
 export type { ResolvedUser } from './engine/image-user.js';
+export * from './network/index.js';
+export { connectNetwork, openNetns, prepareNetwork } from './engine/network-config.js';
+export type { NetworkOptions, PreparedNetwork } from './engine/network-config.js';
 export { FileLock, withFileLock } from './util/file-lock.js';
 export * from './registry/index.js';
 export { ensureImage, pull, push, search, tags } from './engine/registry.js';
