@@ -27,9 +27,11 @@ namespace {
 constexpr int kSock = BERTH_HELPER_SOCKET_FD;
 constexpr size_t kChildStackSize = 64 * 1024;
 
-std::mutex g_mutex;   // guards the two below (Workers share the process)
+std::mutex g_mutex;   // guards the four below (Workers share the process)
 int g_memfd = -1;     // the sealed copy, CLOEXEC, kept for the life of the process
 std::string g_path;   // what it is a copy of
+int g_monitorMemfd = -1;   // the same for berth-monitor
+std::string g_monitorPath;
 
 // Returns fd moved to a number above 3 (CLOEXEC), so that it can never be clobbered by, or
 // be, one of the helper's fds 0-3 while the child arranges them.
@@ -43,13 +45,13 @@ int AboveStdio(Napi::Env env, int fd, const char* what) {
 }
 
 // Copies the executable at `path` into a new memfd and seals it against any change.
-int MakeSealedCopy(Napi::Env env, const std::string& path) {
+int MakeSealedCopy(Napi::Env env, const std::string& path, const char* name = "berth-init") {
   Fd src(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (src.get() < 0) ThrowErrno(env, "open", path.c_str());
   struct stat st;
   if (fstat(src.get(), &st) < 0) ThrowErrno(env, "fstat", path.c_str());
   if (!S_ISREG(st.st_mode)) ThrowErrnoValue(env, EACCES, "initHelper", path.c_str());
-  Fd mem(memfd_create("berth-init", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  Fd mem(memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (mem.get() < 0) ThrowErrno(env, "memfd_create", path.c_str());
   char buf[64 * 1024];
   for (;;) {
@@ -82,6 +84,20 @@ Napi::Value InitHelper(const Napi::CallbackInfo& info) {
     g_path = path;
   }
   return Napi::Number::New(env, g_memfd);
+}
+
+// initMonitor(path) -> fd: the same for berth-monitor.
+Napi::Value InitMonitor(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = StringArg(info, 0);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_monitorMemfd >= 0) {
+    if (path != g_monitorPath) ThrowErrnoValue(env, EALREADY, "initMonitor", path.c_str());
+  } else {
+    g_monitorMemfd = MakeSealedCopy(env, path, "berth-monitor");
+    g_monitorPath = path;
+  }
+  return Napi::Number::New(env, g_monitorMemfd);
 }
 
 // helperFd() -> fd of the sealed memfd, or -1 before initHelper (for tests).
@@ -147,19 +163,21 @@ void BlockAllSignals(uint64_t* old) {
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, old, sizeof all);
 }
 
-// spawnHelper() -> { pid, pidfd, sock }. The socket is the parent's end: blocking, CLOEXEC
-// (net.Socket({ fd }) makes it non-blocking itself; sendFrame copes with either). The pidfd
-// comes from CLONE_PIDFD, so it refers to this very child with no pid-reuse window.
+// spawnHelper(monitor?) -> { pid, pidfd, sock }. The socket is the parent's end: blocking,
+// CLOEXEC (net.Socket({ fd }) makes it non-blocking itself; sendFrame copes with either). The
+// pidfd comes from CLONE_PIDFD, so it refers to this very child with no pid-reuse window. With
+// `monitor` true it starts the sealed berth-monitor instead, the same way.
 Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  bool monitor = info.Length() > 0 && BoolArg(info, 0);
   int memfd;
   std::string helperPath;
   {
     std::lock_guard<std::mutex> lock(g_mutex);
-    memfd = g_memfd;
-    helperPath = g_path;
+    memfd = monitor ? g_monitorMemfd : g_memfd;
+    helperPath = monitor ? g_monitorPath : g_path;
   }
-  if (memfd < 0) ThrowErrnoValue(env, EBADF, "spawnHelper", "initHelper() not called");
+  if (memfd < 0) ThrowErrnoValue(env, EBADF, "spawnHelper", monitor ? "initMonitor() not called" : "initHelper() not called");
 
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) ThrowErrno(env, "socketpair");
@@ -173,8 +191,9 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) ThrowErrno(env, "mmap");
 
-  char arg0[] = "berth-init";
-  char* argv[] = {arg0, nullptr};
+  char initName[] = "berth-init";
+  char monitorName[] = "berth-monitor";
+  char* argv[] = {monitor ? monitorName : initName, nullptr};
   char* envp[] = {nullptr};
   ChildArgs args{&syscall, &errno, memfd, childEnd.get(), devnull.get(), argv, envp, 0, nullptr};
   int pidfd = -1;
@@ -206,6 +225,7 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
 void RegisterHelperSpawn(Napi::Env env, Napi::Object exports) {
   exports.Set("initHelper", Napi::Function::New(env, InitHelper, "initHelper"));
   exports.Set("helperFd", Napi::Function::New(env, HelperFd, "helperFd"));
+  exports.Set("initMonitor", Napi::Function::New(env, InitMonitor, "initMonitor"));
   exports.Set("spawnHelper", Napi::Function::New(env, SpawnHelper, "spawnHelper"));
 }
 

@@ -30,6 +30,7 @@ import { Volumes } from './volumes.js';
 import { dockerInitPath } from '../native/index.js';
 import type { Spec } from '../runtime/spec.js';
 import { EngineContainer, type ContainerRecord } from './engine-container.js';
+import { checkDetachSettings, detachedState, monitoredInit, monitorOptions, stopThroughMonitor, waitMonitorGone, type DetachSettings } from './detached.js';
 import { EngineError } from './errors.js';
 import { resolveImageUser } from './image-user.js';
 import { mergedTreeTar } from '../graphdriver/diff-tar.js';
@@ -48,7 +49,13 @@ export interface EngineOptions {
 }
 
 /** Options of {@link Engine.create} and {@link Engine.run}. */
-export interface CreateContainerOptions extends ProcessOptions, NetworkOptions {
+export interface CreateContainerOptions extends ProcessOptions, NetworkOptions, DetachSettings {
+  /** The terminal's size at start, with `tty`. */
+  consoleSize?: { cols: number; rows: number };
+  /** The signal {@link EngineContainer.stop} sends first (default: the image's StopSignal, else SIGTERM). */
+  stopSignal?: string;
+  /** Seconds {@link EngineContainer.stop} waits before SIGKILL (default 10). */
+  stopTimeout?: number;
   /** Bind mounts and named volumes. */
   mounts?: MountOption[];
   /** Memory, CPU and pids limits. */
@@ -119,6 +126,7 @@ export class Engine {
     const networks = await NetworkManager.open({ dir: path.join(root, 'network'), ...(options.bridge === undefined ? {} : { bridge: options.bridge }) });
     engine = new Engine(root, driver, images, networks);
     await engine.repair();
+    await engine.removeLeftAutoRemoved();
     return engine;
   }
 
@@ -215,8 +223,10 @@ export class Engine {
    * the `created` state. Nothing of the image runs before `start()`.
    */
   async create(image: string, options: CreateContainerOptions = {}): Promise<EngineContainer> {
+    checkDetachSettings(options);
     const img = await this.images.get(image);
     const config = await img.config();
+    if (options.stopSignal === undefined && config.config?.StopSignal !== undefined) options = { ...options, stopSignal: config.config.StopSignal };
     const id = randomBytes(32).toString('hex');
     const snapshot = `container-${id}`;
     const dir = path.join(this.containersDir, id);
@@ -235,6 +245,8 @@ export class Engine {
         options.mounts?.forEach(checkMount);
         const layerDirs = await this.driver.layerDirs(snapshot);
         const spec = containerSpec(config, options, { id, rootfs, user });
+        if (options.tty) spec.process!.terminal = true;
+        if (options.tty && options.consoleSize) spec.process!.consoleSize = { width: options.consoleSize.cols, height: options.consoleSize.rows };
         await this.applyHostConfig(spec, options, layerDirs);
         const net = await prepareNetwork(this.networks, spec, options, dir);
         const rec: ContainerRecord = {
@@ -251,7 +263,10 @@ export class Engine {
         };
         await writeJsonAtomic(path.join(dir, 'container.json'), rec);
         try {
-          runtime = await Container.create({ id, bundle: dir, spec, root: this.runtimeRoot, stdio: options.stdio ?? 'ignore', rootfsMounts: mounts });
+          runtime = await Container.create({
+            id, bundle: dir, spec, root: this.runtimeRoot, stdio: options.stdio ?? 'ignore', rootfsMounts: mounts,
+            ...(options.detach ? { monitor: monitorOptions(this.root, dir, id, options) } : {}),
+          });
           await this.attachNetwork(rec, runtime, net);
         } catch (err) {
           await runtime?.delete({ force: true }).catch(() => undefined);
@@ -329,12 +344,40 @@ export class Engine {
 
   /** A handle on a recorded container, with its runtime container loaded when it still exists. */
   private async handle(rec: ContainerRecord): Promise<EngineContainer> {
-    return new EngineContainer(this, rec, await Container.load(rec.Id, { root: this.runtimeRoot }).catch(() => undefined));
+    // A monitor that restarted the container knows its init now; the runtime's record knows the first.
+    const init = rec.Options.detach ? monitoredInit(path.join(this.containersDir, rec.Id)) : undefined;
+    return new EngineContainer(this, rec, await Container.load(rec.Id, { root: this.runtimeRoot, ...(init ? { init } : {}) }).catch(() => undefined));
+  }
+
+  /** Removes detached `autoRemove` containers whose monitor ended without removing them (killed, or its cleanup failed). */
+  private async removeLeftAutoRemoved(): Promise<void> {
+    for (const rec of await this.records()) {
+      if (!rec.Options.detach || !rec.Options.autoRemove) continue;
+      const state = detachedState(path.join(this.containersDir, rec.Id));
+      if (state === undefined || state.monitored || state.status !== 'exited') continue;
+      const rt = await Container.load(rec.Id, { root: this.runtimeRoot }).catch(() => undefined);
+      if (rt !== undefined && (await rt.status()) !== 'stopped') continue;
+      await this.removeContainer(rec, rt, { force: true }).catch(() => undefined);
+    }
   }
 
   /** Removes a container's runtime state, snapshot, directory and name (the container must be stopped unless `force`). */
   async removeContainer(rec: ContainerRecord, runtime: Container | undefined, options: { force?: boolean }): Promise<void> {
+    if (rec.Options.detach) {
+      // Its monitor must end first (unlocked: with --rm it becomes the cleanup, which takes the lock).
+      const dir = path.join(this.containersDir, rec.Id);
+      const state = detachedState(dir);
+      if (state?.monitored && state.status === 'running' && options.force !== true) {
+        throw new EngineError(`cannot remove container ${rec.Name}: it is running; stop it first or force`, 'ESTATE', rec.Name);
+      }
+      if (state?.monitored) {
+        await stopThroughMonitor(dir, 'SIGKILL', 0);
+        await waitMonitorGone(dir);
+      }
+      runtime = undefined; // its pid may be stale after restarts: load afresh below
+    }
     await this.locked(async () => {
+      if (rec.Options.detach && (await this.containerRecord(rec.Id)) === undefined) return; // its monitor's cleanup removed it
       const rt = runtime ?? (await Container.load(rec.Id, { root: this.runtimeRoot }).catch(() => undefined));
       if (rt !== undefined) {
         const status = await rt.status();
@@ -355,7 +398,11 @@ export class Engine {
   async recreateRuntime(rec: ContainerRecord, old: Container | undefined, stdio: StdioOption): Promise<Container> {
     if (old !== undefined) await old.delete({ force: true });
     await this.networks.disconnectAll(rec.Id, { keepIdleDefault: true });
-    const rt = await Container.create({ id: rec.Id, bundle: path.join(this.containersDir, rec.Id), spec: rec.Spec, root: this.runtimeRoot, stdio, rootfsMounts: rec.Mounts });
+    const dir = path.join(this.containersDir, rec.Id);
+    const rt = await Container.create({
+      id: rec.Id, bundle: dir, spec: rec.Spec, root: this.runtimeRoot, stdio, rootfsMounts: rec.Mounts,
+      ...(rec.Options.detach ? { monitor: monitorOptions(this.root, dir, rec.Id, rec.Options) } : {}),
+    });
     try {
       await this.attachNetwork(rec, rt);
     } catch (err) {
@@ -464,5 +511,9 @@ export class Engine {
 function processOptions(o: CreateContainerOptions): RecordedOptions {
   const { cmd, entrypoint, env, workdir, user, hostname, readOnly, mounts, resources, capAdd, capDrop, init } = o;
   const { network, publish, dns, dnsSearch, networkAliases } = o;
-  return JSON.parse(JSON.stringify({ cmd, entrypoint, env, workdir, user, hostname, readOnly, mounts, resources, capAdd, capDrop, init, network, publish, dns, dnsSearch, networkAliases })) as RecordedOptions;
+  const { detach, tty, interactive, restart, autoRemove, stopSignal, stopTimeout, consoleSize } = o;
+  return JSON.parse(JSON.stringify({
+    cmd, entrypoint, env, workdir, user, hostname, readOnly, mounts, resources, capAdd, capDrop, init, network, publish, dns, dnsSearch, networkAliases,
+    detach, tty, interactive, restart, autoRemove, stopSignal, stopTimeout, consoleSize,
+  })) as RecordedOptions;
 }

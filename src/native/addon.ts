@@ -92,8 +92,10 @@ export interface BerthAddon {
   initHelper(path: string): number;
   /** The sealed memfd, or -1 before initHelper. */
   helperFd(): number;
-  /** Starts the helper from the memfd (vfork+execveat) with the socket as its fd 3. */
-  spawnHelper(): RawHelper;
+  /** Starts the helper (or, with `monitor`, berth-monitor) from its memfd (vfork+execveat) with the socket as its fd 3. */
+  spawnHelper(monitor?: boolean): RawHelper;
+  /** Copies berth-monitor into a sealed memfd once per process; returns the memfd. */
+  initMonitor(path: string): number;
   /** Writes one frame (header + payload) with fds attached as SCM_RIGHTS. */
   sendFrame(sock: number, type: number, payload: Buffer, fds: number[]): void;
   /** pidfd_open(2). */

@@ -8,6 +8,7 @@
 import os from 'node:os';
 import { NativeError } from '../errors.js';
 export * from './terminal.js';
+export * from './monitor.js';
 import { addon, helperPath, type RawExitStatus, type RawNetlinkOp } from './addon.js';
 
 export { addonPath, buildDir, dockerInitPath, helperPath } from './addon.js';

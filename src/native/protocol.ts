@@ -31,6 +31,36 @@ export const FrameType = {
 /** One of the {@link FrameType} values. */
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
 
+/** Frames between berth and berth-monitor (`enum berth_monitor_frame_type`). */
+export const MonitorFrame = {
+  CONFIG: 16,
+  PID: 17,
+} as const;
+
+/** Records of FRAME_MONITOR_CONFIG (`enum berth_monitor_tag`). */
+export const MonitorTag = {
+  DIR: 1,
+  LOG_PATH: 2,
+  INIT_CONFIG: 3,
+  TTY: 4,
+  OPEN_STDIN: 5,
+  RESTART: 6,
+  CLEANUP_ARG: 7,
+  START_FIFO: 8,
+} as const;
+
+/** Frames on a monitor's attach socket (`enum berth_attach_frame_type`). */
+export const AttachFrame = {
+  HELLO: 32,
+  STDIN: 33,
+  CLOSE_STDIN: 34,
+  RESIZE: 35,
+  STOP: 36,
+  STDOUT: 40,
+  STDERR: 41,
+  EXIT: 42,
+} as const;
+
 /** Values of CFG_MODE. */
 export const ConfigMode = {
   CREATE: 0,

@@ -21,6 +21,7 @@ import type { LinuxNamespaceType, LinuxResources, Process, Spec, State, User } f
 import { NAMESPACE_KINDS } from './namespace-kinds.js';
 import { StateStore, type ContainerRecord } from './state-store.js';
 import { prepareStdio, type StdioOption } from './stdio.js';
+import { monitorVia, type MonitorOptions } from './monitor.js';
 import { validateSpec } from './validate.js';
 import type { RootfsMount } from './rootfs-mounts.js';
 
@@ -49,6 +50,12 @@ export interface CreateOptions {
   rootfsMounts?: readonly RootfsMount[];
   /** With `process.terminal`: send the pty master to the unix socket at this path (runc's `--console-socket`) instead of keeping it as `process.terminal`. */
   consoleSocket?: string;
+  /**
+   * Launch through a berth-monitor that outlives this process: it is the init's parent, holds
+   * its stdio (or terminal) and logs it, and serves attach ({@link attachMonitor}). `stdio` is
+   * then ignored and `process` is not available here.
+   */
+  monitor?: MonitorOptions;
 }
 
 /** Options of {@link Container.exec}. */
@@ -77,6 +84,12 @@ export interface ExecOptions {
 export interface RootOptions {
   /** State root directory (default `/run/berth`). */
   root?: string;
+}
+
+/** Options of {@link Container.load}. */
+export interface ContainerLoadOptions extends RootOptions {
+  /** The init as someone else knows it now (a monitor that restarted the container), in place of the recorded one. */
+  init?: { pid: number; pidStartTime: string };
 }
 
 /** A container under a state root. Obtain one with {@link Container.create} or {@link Container.load}. */
@@ -111,11 +124,12 @@ export class Container {
     await checkRootfs(rootfs);
     const cgroupPlan = planContainerCgroup(spec, options.id);
     const terminal = spec.process?.terminal === true;
-    const stdio = terminal ? noStdio() : prepareStdio(options.stdio);
+    const monitored = options.monitor !== undefined;
+    const stdio = terminal || monitored ? noStdio() : prepareStdio(options.stdio);
     let console: PreparedConsole | null = null;
     let reservation: { dir: string; release(): void };
     try {
-      if (terminal) console = prepareConsole(spec.process?.consoleSize, options.consoleSocket);
+      if (terminal && !monitored) console = prepareConsole(spec.process?.consoleSize, options.consoleSocket);
       reservation = await store.reserve(options.id);
     } catch (err) {
       stdio.abort();
@@ -132,22 +146,24 @@ export class Container {
       native.mkfifo(fifo, 0o600);
       const state: State = { ociVersion: spec.ociVersion, id: options.id, status: 'creating', bundle, annotations: spec.annotations ?? {} };
       cgroup = await createContainerCgroup(cgroupPlan);
+      const consoleSize = { rows: spec.process?.consoleSize?.height ?? 0, cols: spec.process?.consoleSize?.width ?? 0 };
       const { payload } = buildInitConfig(spec, {
         rootfsPath: rootfs,
         bundlePath: bundle,
         startFifo: fifo,
-        stdioTargets: stdio.targets,
+        stdioTargets: monitored && !terminal ? [0, 1, 2] : stdio.targets,
         cgroupProcs: cgroup.procsFiles,
         noPivot: options.noPivot ?? false,
         rootfsMounts: options.rootfsMounts ?? [],
         rlimitPolicy: options.rlimits ?? 'strict',
-        ...(console ? { console: console.size } : {}),
+        ...(console ? { console: console.size } : monitored && terminal ? { console: consoleSize } : {}),
       });
-      launched = await launch(payload, console ? [console.helperFd] : stdio.fds, { id: options.id, rootfs });
+      const via = options.monitor ? monitorVia(options.monitor, payload, { tty: terminal, startFifo: fifo }, () => undefined) : undefined;
+      launched = await launch(payload, console ? [console.helperFd] : stdio.fds, { id: options.id, rootfs }, via);
       stdio.release();
       const tty = console?.receive() ?? null;
       oom = new OomTracker(cgroup);
-      init = new ContainerProcess(stdio.streams, Promise.resolve({ ...launched, terminal: tty }), oom.probeInit);
+      if (!monitored) init = new ContainerProcess(stdio.streams, Promise.resolve({ ...launched, terminal: tty }), oom.probeInit);
       const record: ContainerRecord = {
         id: options.id, bundle, rootfs, pid: launched.pid,
         pidStartTime: readStartTime(launched.pid) ?? '', created: new Date().toISOString(), config: spec,
@@ -155,6 +171,10 @@ export class Container {
       };
       await store.write(record);
       reservation.release();
+      if (monitored) { // the monitor watches and reaps it; we only wait for its execve in start()
+        launched.exit.close();
+        native.closeFd(launched.pidfd);
+      }
       const container: Container = new Container(store, record, init, launched);
       container.cg = cgroup;
       container.oom = oom;
@@ -183,9 +203,10 @@ export class Container {
   }
 
   /** Loads a container created by this or another process. */
-  static async load(id: string, options: RootOptions = {}): Promise<Container> {
+  static async load(id: string, options: ContainerLoadOptions = {}): Promise<Container> {
     const store = new StateStore(options.root);
-    return new Container(store, await store.read(id), null, null);
+    const record = await store.read(id);
+    return new Container(store, options.init ? { ...record, ...options.init } : record, null, null);
   }
 
   /** Every container under the state root. */

@@ -45,6 +45,21 @@ export interface Launched {
   detach(): void;
 }
 
+/**
+ * Another way to start the process that reads the config: berth-monitor, which launches the
+ * helper itself, relays its frames, and is the container process's parent.
+ */
+export interface LaunchVia {
+  /** Starts it (default: the sealed init helper). */
+  spawn(): native.HelperProcess;
+  /** Sends what it reads first (default: FRAME_CONFIG with the fds). */
+  send(sock: number): void;
+  /** False when the container process is not our child (a monitor's): it is then watched, not reaped. */
+  reap: boolean;
+  /** Frames of types other than PID, READY and ERROR. */
+  onFrame?(type: number, payload: Buffer): void;
+}
+
 let helperReady = false;
 
 /** Loads the sealed helper once per process. */
@@ -162,15 +177,16 @@ class FrameChannel {
  * targets named in the payload), and returns once the container process reports READY.
  * On failure everything started is killed and reaped before the error is thrown.
  */
-export async function launch(payload: Buffer, stdioFds: number[], ctx: LaunchContext): Promise<Launched> {
+export async function launch(payload: Buffer, stdioFds: number[], ctx: LaunchContext, via?: LaunchVia): Promise<Launched> {
   ensureHelper();
-  const helper = native.spawnHelper();
+  const helper = via ? via.spawn() : native.spawnHelper();
   const helperExit = native.watchProcessExit(helper.pidfd, true);
   const channel = new FrameChannel(helper.sock);
   channel.hold();
   let child: { pid: number; pidfd: number; exit: ProcessExitWatch } | null = null;
   try {
-    native.sendFrame(helper.sock, FrameType.CONFIG, payload, stdioFds);
+    if (via) via.send(helper.sock);
+    else native.sendFrame(helper.sock, FrameType.CONFIG, payload, stdioFds);
     for (;;) {
       const frame = await channel.next();
       if (frame === null) {
@@ -191,13 +207,15 @@ export async function launch(payload: Buffer, stdioFds: number[], ctx: LaunchCon
           process.kill(pid, 'SIGKILL');
           throw err;
         }
-        child = { pid, pidfd, exit: native.watchProcessExit(pidfd, true) };
+        child = { pid, pidfd, exit: native.watchProcessExit(pidfd, via?.reap ?? true) };
       } else if (frame.type === FrameType.ERROR) {
         const e = decodeErrorFrame(frame.payload);
         throw setupError({ stage: stageName(e.stage), errno: e.errno, detail: e.detail }, ctx);
       } else if (frame.type === FrameType.READY) {
         if (!child) throw new ContainerSetupError('EPROTO: the init helper reported READY before a pid', { code: 'EPROTO', stage: 'helper' });
         break;
+      } else {
+        via?.onFrame?.(frame.type, frame.payload);
       }
     }
   } catch (err) {

@@ -196,4 +196,58 @@ enum berth_stage {
   STAGE_ROOTFS_MOUNT = 31,    // a CFG_ROOTFS_MOUNT; detail: its source
 };
 
+// ---- berth-monitor --------------------------------------------------------------------------
+// The per-container monitor (addon/monitor/), started sealed like the helper with its end of a
+// socketpair as fd 3. Conversation on that socket:
+//   caller  -> monitor  FRAME_MONITOR_CONFIG (MON_* records); SCM_RIGHTS: the sealed berth-init
+//                       memfd, which the monitor keeps to launch (and re-launch) the container.
+//   monitor             forks; the parent exits (the caller reaps it), the child starts a new
+//                       session, so it outlives the caller and is never the caller's child.
+//   monitor -> caller   FRAME_MONITOR_PID { int32 pid }: the monitor that stays, once its attach
+//                       socket is listening.
+//   monitor -> caller   the helper's own frames, relayed as they come (FRAME_PID, FRAME_READY,
+//                       FRAME_ERROR); the container process is the monitor's child
+//                       (CLONE_PARENT), so the monitor reaps it and records its exit.
+//   EOF                 once the container process has called execve (or failed).
+// Files the monitor keeps in MON_DIR: `monitor.json` (its state, replaced atomically on every
+// change: status created|running|restarting|exited, pid, pidStartTime, startedAt, finishedAt,
+// exitCode, restartCount, stoppedByUser, monitorPid) and `attach.sock` (the attach socket).
+// MON_LOG_PATH gets the output as Docker's json-file lines {"log","stream","time"}.
+enum berth_monitor_frame_type {
+  BERTH_FRAME_MONITOR_CONFIG = 16,
+  BERTH_FRAME_MONITOR_PID = 17,
+};
+
+// Records of FRAME_MONITOR_CONFIG.
+enum berth_monitor_tag {
+  MON_DIR = 1,            // string: absolute directory for monitor.json and attach.sock
+  MON_LOG_PATH = 2,       // string: absolute path of the json-file log (appended to)
+  MON_INIT_CONFIG = 3,    // bytes: the FRAME_CONFIG payload berth-init gets on every launch
+  MON_TTY = 4,            // u32 bool: the payload has CFG_CONSOLE; the monitor sends the console
+                          // socket and holds the master. Else it has CFG_STDIO_FDS [0, 1, 2]
+                          // and the monitor sends stdin, stdout and stderr (pipes).
+  MON_OPEN_STDIN = 5,     // u32 bool: stdin stays open for attachers (else /dev/null)
+  MON_RESTART = 6,        // 2 x u32: policy (0 no, 1 on-failure, 2 always, 3 unless-stopped),
+                          // maximum restarts for on-failure (0: no limit)
+  MON_CLEANUP_ARG = 7,    // string, repeated: argv exec'd in place of the monitor after the last
+                          // exit (--rm); absent: the monitor just exits
+  MON_START_FIFO = 8,     // string: the start fifo named in the payload; re-made and written by
+                          // the monitor itself on a restart
+};
+
+// Attach socket (MON_DIR/attach.sock, SOCK_STREAM): frames both ways, header as above.
+enum berth_attach_frame_type {
+  BERTH_ATTACH_HELLO = 32,        // client: u32 flags (1 stdin, 2 stdout, 4 stderr); first frame.
+                                  // The monitor answers with the same frame once the client gets
+                                  // output (so output written after the answer is never missed)
+  BERTH_ATTACH_STDIN = 33,        // client: bytes for the container's stdin (or terminal)
+  BERTH_ATTACH_CLOSE_STDIN = 34,  // client: close the container's stdin (EOF for it)
+  BERTH_ATTACH_RESIZE = 35,       // client: u32 cols, u32 rows of the terminal
+  BERTH_ATTACH_STOP = 36,         // client: u32 signal, u32 timeout ms: no restart after this
+                                  // exit; the signal now, SIGKILL when the timeout passes
+  BERTH_ATTACH_STDOUT = 40,       // monitor: bytes the container wrote to stdout (or terminal)
+  BERTH_ATTACH_STDERR = 41,       // monitor: bytes the container wrote to stderr
+  BERTH_ATTACH_EXIT = 42,         // monitor: i32 exit code (128+n for signal n); then it closes
+};
+
 #endif  // BERTH_PROTOCOL_H
