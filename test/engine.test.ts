@@ -8,36 +8,14 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import * as tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBusyboxRootfs, Engine, EngineError, ImageError, ImageReferenceError, type EngineContainer } from '../src/index.js';
 import { collect, removeIdleCgroupParents } from './support.js';
+import { makeTar, tarNames } from './tar-fixtures.js';
 
 const distIndex = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
-/** The entry names of a tar stream. */
-async function tarNames(stream: Readable): Promise<string[]> {
-  const names: string[] = [];
-  const extract = tar.extract();
-  stream.pipe(extract);
-  for await (const entry of extract) {
-    names.push(entry.header.name.replace(/\/$/, ''));
-    entry.resume();
-  }
-  return names;
-}
-
-/** A one-file layer tar. */
-async function makeLayer(name: string): Promise<Buffer> {
-  const pack = tar.pack();
-  pack.entry({ name, size: name.length }, name);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 /** Runs a container to its end and returns its output. */
 async function runToEnd(engine: Engine, image: string, options: Parameters<Engine['run']>[1] = {}): Promise<{ c: EngineContainer; exitCode: number | null; stdout: string; stderr: string }> {
@@ -164,16 +142,13 @@ describe('engine', () => {
 
   it('keeps nothing of a rejected layer, and prunes images nothing names', async () => {
     const before = { layers: await engine.images.layers.list(), snaps: await engine.driver.list() };
-    const pack = tar.pack();
-    pack.entry({ name: 'ok', size: 2 }, 'ok');
-    pack.entry({ name: 'a/.wh..', size: 0 }, '');
-    pack.finalize();
-    const bad = await engine.images.layers.register(pack, undefined).catch((e: unknown) => e);
+    const hostile = await makeTar([{ name: 'ok', content: 'ok' }, { name: 'a/.wh..' }]);
+    const bad = await engine.images.layers.register(hostile, undefined).catch((e: unknown) => e);
     expect((bad as { code?: string }).code).toBe('EBADWHITEOUT');
     expect(await engine.images.layers.list()).toEqual(before.layers);
     expect(await engine.driver.list()).toEqual(before.snaps);
     // An untagged image goes with prune; its layer and config blob go with it.
-    const img = await engine.import(await makeLayer('pruned'), {});
+    const img = await engine.import(await makeTar([{ name: 'pruned', content: 'pruned' }]), {});
     const layers = await img.layers();
     expect(layers.map((l) => l.diffID)).toEqual((await img.inspect()).RootFS.Layers);
     const pruned = await engine.images.prune();

@@ -7,8 +7,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, statfs, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
-import * as tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BtrfsDriver } from '../src/graphdriver/btrfs.js';
 import type { SnapshotMount } from '../src/graphdriver/driver.js';
@@ -18,45 +16,10 @@ import { OWNER_PID_LABEL } from '../src/graphdriver/snapshotter-base.js';
 import { Container } from '../src/index.js';
 import { btrfsIsSubvolume, btrfsSubvolCreate } from '../src/native/index.js';
 import { collect, shSpec, workspace, type Workspace } from './support.js';
+import { makeTar, readAll, tarNames } from './tar-fixtures.js';
 
-type Entry = { name: string; type?: 'file' | 'directory'; content?: string };
 
-/** A layer tar of the entries. */
-async function makeTar(entries: Entry[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = (async () => {
-    for await (const c of pack) chunks.push(c as Buffer);
-  })();
-  for (const e of entries) {
-    const type = e.type ?? 'file';
-    await new Promise<void>((resolve, reject) => {
-      pack.entry({ name: e.name, type, mode: type === 'directory' ? 0o755 : 0o644, mtime: new Date(1_600_000_000_000) }, e.content ?? '', (err) => (err ? reject(err) : resolve()));
-    });
-  }
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
 
-/** The entry names of a tar stream. */
-async function tarNames(stream: Readable): Promise<string[]> {
-  const names: string[] = [];
-  const extract = tar.extract();
-  stream.pipe(extract);
-  for await (const entry of extract) {
-    names.push(entry.header.name.replace(/\/$/, ''));
-    entry.resume();
-  }
-  return names;
-}
-
-/** All bytes of a stream. */
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 /** The error a promise rejects with. */
 function failure(p: Promise<unknown>): Promise<unknown> {

@@ -6,43 +6,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
-import * as tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Container, GraphDriverError, OWNER_PID_LABEL, openGraphDriver, type GraphDriver, type SnapshotMount } from '../src/index.js';
 import { collect, shSpec, workspace, type Workspace } from './support.js';
+import { makeTar, tarNames } from './tar-fixtures.js';
 
-type Entry = { name: string; type?: 'file' | 'directory'; content?: string };
 
-/** A layer tar of the entries. */
-async function makeTar(entries: Entry[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = (async () => {
-    for await (const c of pack) chunks.push(c as Buffer);
-  })();
-  for (const e of entries) {
-    const type = e.type ?? 'file';
-    await new Promise<void>((resolve, reject) => {
-      pack.entry({ name: e.name, type, mode: type === 'directory' ? 0o755 : 0o644, mtime: new Date(1_600_000_000_000) }, e.content ?? '', (err) => (err ? reject(err) : resolve()));
-    });
-  }
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
-
-/** The entry names of a tar stream. */
-async function tarNames(stream: Readable): Promise<string[]> {
-  const names: string[] = [];
-  const extract = tar.extract();
-  stream.pipe(extract);
-  for await (const entry of extract) {
-    names.push(entry.header.name.replace(/\/$/, ''));
-    entry.resume();
-  }
-  return names;
-}
 
 /** Lines of the host's mount table that mention `dir`. */
 function hostMountsUnder(dir: string): string[] {

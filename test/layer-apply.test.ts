@@ -11,6 +11,7 @@ import { compress as zstdCompress } from 'zstd-napi';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { applyLayer, LayerError, type ApplyLayerOptions, type Digest } from '../src/index.js';
 import { chmodIn, closeFd, getxattrIn, mkdirIn, openIn, openRoot, rmtreeIn, symlinkIn, unlinkIn } from '../src/native/index.js';
+import { packTar, type TarEntry } from './tar-fixtures.js';
 
 const base = mkdtempSync(path.join(os.tmpdir(), `berth-layer-${process.pid}-`));
 const sentinel = path.join(base, 'sentinel');
@@ -21,25 +22,9 @@ beforeEach(() => {
   target = path.join(base, `out-${process.pid}-${n++}`);
 });
 
-type Entry = { header: Partial<tar.Header> & { name: string }; content?: string | Buffer };
+type Entry = TarEntry;
 const sha = (b: Buffer): Digest => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-/** A tar of the entries, made with tar-stream. */
-async function makeTar(entries: Entry[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = (async () => {
-    for await (const c of pack) chunks.push(c as Buffer);
-  })();
-  for (const e of entries) {
-    await new Promise<void>((resolve, reject) => {
-      pack.entry({ mtime: new Date(1_600_000_000_000), ...e.header } as tar.Header, e.content ?? '', (err) => (err ? reject(err) : resolve()));
-    });
-  }
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
 
 const file = (name: string, content = 'data', header: Partial<tar.Header> = {}): Entry => ({ header: { name, type: 'file', mode: 0o644, ...header }, content });
 const dir = (name: string): Entry => ({ header: { name, type: 'directory', mode: 0o755 } });
@@ -70,7 +55,7 @@ const sentinelRel = sentinel.slice(1); // without the leading '/'
 
 describe('applyLayer', () => {
   it('applies files, dirs, symlinks, hard links, modes and times; DiffID and digest computed', async () => {
-    const t = await makeTar([dir('etc'), file('etc/hosts', 'h', { mode: 0o600, uid: 12, gid: 34 }), symlink('lnk', 'etc/hosts'), link('hard', 'etc/hosts'), file('deep/er/f', 'x')]);
+    const t = await packTar([dir('etc'), file('etc/hosts', 'h', { mode: 0o600, uid: 12, gid: 34 }), symlink('lnk', 'etc/hosts'), link('hard', 'etc/hosts'), file('deep/er/f', 'x')]);
     const r = await applyLayer(t, target);
     expect(r).toEqual({ diffID: sha(t), digest: sha(t), compression: 'none', size: t.length });
     expect(readFileSync(path.join(target, 'etc/hosts'), 'utf8')).toBe('h');
@@ -83,7 +68,7 @@ describe('applyLayer', () => {
   });
 
   it('detects gzip from the first bytes; the DiffID is that of the uncompressed tar', async () => {
-    const t = await makeTar([file('a', 'gz')]);
+    const t = await packTar([file('a', 'gz')]);
     const gz = gzipSync(t);
     const r = await applyLayer(gz, target, { expectedDigest: sha(gz), expectedDiffID: sha(t) });
     expect(r).toMatchObject({ compression: 'gzip', diffID: sha(t), digest: sha(gz) });
@@ -91,7 +76,7 @@ describe('applyLayer', () => {
   });
 
   it('detects zstd from the first bytes and applies it; a truncated or corrupt zstd layer is ECORRUPT', async () => {
-    const t = await makeTar([dir('etc'), file('etc/z', 'zstd content'.repeat(100))]);
+    const t = await packTar([dir('etc'), file('etc/z', 'zstd content'.repeat(100))]);
     const zst = zstdCompress(t);
     const r = await applyLayer(zst, target, { expectedDigest: sha(zst), expectedDiffID: sha(t) });
     expect(r).toEqual({ compression: 'zstd', diffID: sha(t), digest: sha(zst), size: t.length });
@@ -102,7 +87,7 @@ describe('applyLayer', () => {
   });
 
   it('neutralises ../ and absolute paths: they resolve inside the target', async () => {
-    const t = await makeTar([file(`../../../../../${sentinelRel}/evil`), file(`${sentinel}/evil2`), file(`../../../../tmp/berth-escape-${process.pid}`)]);
+    const t = await packTar([file(`../../../../../${sentinelRel}/evil`), file(`${sentinel}/evil2`), file(`../../../../tmp/berth-escape-${process.pid}`)]);
     await applyLayer(t, target);
     expect(existsSync(path.join(target, sentinelRel, 'evil'))).toBe(true);
     expect(existsSync(path.join(target, sentinelRel, 'evil2'))).toBe(true);
@@ -111,7 +96,7 @@ describe('applyLayer', () => {
   });
 
   it('keeps writes through a symlink to / (and to ../..) inside the target', async () => {
-    const t = await makeTar([symlink('root', '/'), file(`root/${sentinelRel}/evil`), symlink('up', '../../../../..'), file(`up/${sentinelRel}/evil2`), file(`root/tmp/berth-escape-${process.pid}`)]);
+    const t = await packTar([symlink('root', '/'), file(`root/${sentinelRel}/evil`), symlink('up', '../../../../..'), file(`up/${sentinelRel}/evil2`), file(`root/tmp/berth-escape-${process.pid}`)]);
     await applyLayer(t, target);
     expect(readdirSync(path.join(target, sentinelRel)).sort()).toEqual(['evil', 'evil2']);
     expect(readlinkSync(path.join(target, 'root'))).toBe('/');
@@ -119,7 +104,7 @@ describe('applyLayer', () => {
   });
 
   it('keeps symlink chains inside the target, and a later entry replaces a symlink instead of following it', async () => {
-    const t = await makeTar([symlink('a', 'b'), symlink('b', '/'), symlink('c', 'a'), file(`c/${sentinelRel}/evil`), symlink('x', `${sentinel}/keep`), file('x', 'replaced')]);
+    const t = await packTar([symlink('a', 'b'), symlink('b', '/'), symlink('c', 'a'), file(`c/${sentinelRel}/evil`), symlink('x', `${sentinel}/keep`), file('x', 'replaced')]);
     await applyLayer(t, target);
     expect(existsSync(path.join(target, sentinelRel, 'evil'))).toBe(true);
     expect(lstatSync(path.join(target, 'x')).isFile()).toBe(true);
@@ -127,17 +112,17 @@ describe('applyLayer', () => {
   });
 
   it('rejects a hard link to a file outside the layer, directly or through a symlink', async () => {
-    let err = await rejects(await makeTar([file('ok'), link('h', `../../../${sentinelRel}/keep`)]), 'EBADLINK');
+    let err = await rejects(await packTar([file('ok'), link('h', `../../../${sentinelRel}/keep`)]), 'EBADLINK');
     expect(err.path).toBe('h');
-    err = await rejects(await makeTar([symlink('root', '/'), link('h2', `root/${sentinelRel}/keep`)]), 'EBADLINK');
+    err = await rejects(await packTar([symlink('root', '/'), link('h2', `root/${sentinelRel}/keep`)]), 'EBADLINK');
     expect(err.path).toBe('h2');
-    await rejects(await makeTar([link('self', 'self')]), 'EBADLINK');
+    await rejects(await packTar([link('self', 'self')]), 'EBADLINK');
     expect(statSync(path.join(sentinel, 'keep')).nlink).toBe(1);
   });
 
   it('links a symlink itself for a hard link to a symlink, never what it points to', async () => {
     const before = statSync('/etc/passwd').nlink;
-    await applyLayer(await makeTar([symlink('s', '/etc/passwd'), link('h', 's')]), target);
+    await applyLayer(await packTar([symlink('s', '/etc/passwd'), link('h', 's')]), target);
     expect(lstatSync(path.join(target, 'h')).isSymbolicLink()).toBe(true);
     expect(readlinkSync(path.join(target, 'h'))).toBe('/etc/passwd');
     expect(statSync('/etc/passwd').nlink).toBe(before);
@@ -145,15 +130,15 @@ describe('applyLayer', () => {
   });
 
   it('rejects bad whiteouts', async () => {
-    await rejects(await makeTar([file('a/x'), file('.wh..')]), 'EBADWHITEOUT');
-    await rejects(await makeTar([file('a/x'), file('a/.wh...')]), 'EBADWHITEOUT');
-    await rejects(await makeTar([file('.wh.')]), 'EBADWHITEOUT');
+    await rejects(await packTar([file('a/x'), file('.wh..')]), 'EBADWHITEOUT');
+    await rejects(await packTar([file('a/x'), file('a/.wh...')]), 'EBADWHITEOUT');
+    await rejects(await packTar([file('.wh.')]), 'EBADWHITEOUT');
   });
 
   it('applies whiteouts and opaque directories onto the lower content (vfs)', async () => {
     const lower = path.join(base, `out-${process.pid}-lower`);
-    await applyLayer(await makeTar([file('a/x'), file('a/y'), file('a/sub/z'), file('b/z'), file('c'), file('keep')]), lower);
-    const t = await makeTar([dir('a'), file('a/new'), file('a/sub/newer'), file('.wh..wh..opq2'), file('a/.wh..wh..opq'), file('.wh.b'), file('.wh.c'), file('.wh.absent')]);
+    await applyLayer(await packTar([file('a/x'), file('a/y'), file('a/sub/z'), file('b/z'), file('c'), file('keep')]), lower);
+    const t = await packTar([dir('a'), file('a/new'), file('a/sub/newer'), file('.wh..wh..opq2'), file('a/.wh..wh..opq'), file('.wh.b'), file('.wh.c'), file('.wh.absent')]);
     await applyLayer(t, target, { lower });
     expect(readdirSync(path.join(target, 'a')).sort()).toEqual(['new', 'sub']);
     expect(readdirSync(path.join(target, 'a/sub'))).toEqual(['newer']);
@@ -163,7 +148,7 @@ describe('applyLayer', () => {
   });
 
   it('writes overlay whiteouts: 0:0 char devices and trusted.overlay.opaque=y', async () => {
-    await applyLayer(await makeTar([file('.wh.gone'), file('d/.wh..wh..opq'), file('d/f')]), target, { whiteoutFormat: 'overlay' });
+    await applyLayer(await packTar([file('.wh.gone'), file('d/.wh..wh..opq'), file('d/f')]), target, { whiteoutFormat: 'overlay' });
     const st = statSync(path.join(target, 'gone'));
     expect(st.isCharacterDevice() && st.rdev === 0).toBe(true);
     const root = openRoot(target);
@@ -177,7 +162,7 @@ describe('applyLayer', () => {
 
   it('creates device nodes and fifos, keeps setuid bits and security.capability xattrs', async () => {
     const cap = Buffer.from([1, 0, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // v2, cap_net_bind_service
-    const t = await makeTar([
+    const t = await packTar([
       { header: { name: 'dev/null', type: 'character-device', mode: 0o666, devmajor: 1, devminor: 3 } },
       { header: { name: 'dev/loopx', type: 'block-device', mode: 0o660, devmajor: 7, devminor: 200 } },
       { header: { name: 'fifo', type: 'fifo', mode: 0o600 } },
@@ -201,7 +186,7 @@ describe('applyLayer', () => {
   });
 
   it('rejects huge and negative sizes, truncated and corrupt archives', async () => {
-    const good = await makeTar([file('a', 'x'.repeat(5000)), file('b', 'y')]);
+    const good = await packTar([file('a', 'x'.repeat(5000)), file('b', 'y')]);
     // huge: the header claims 8 GiB, the data is not there
     await rejects(setSize(good, 0, 8 * 1024 ** 3), 'ECORRUPT');
     await rejects(setSize(good, 0, -1), 'ECORRUPT');
@@ -212,14 +197,14 @@ describe('applyLayer', () => {
     await rejects(gzipSync(good).subarray(0, 60), 'ECORRUPT');
     const gz = gzipSync(good);
     await rejects(gz.subarray(0, gz.length - 8), 'ECORRUPT'); // all data, trailer (CRC, size) cut off
-    await rejects(await makeTar([file('.', 'not a dir')]), 'EBADNAME');
+    await rejects(await packTar([file('.', 'not a dir')]), 'EBADNAME');
     const badSum = Buffer.from(good);
     badSum[0] = 0x5a;
     await rejects(badSum, 'ECORRUPT');
   });
 
   it('rejects a layer whose digest or DiffID does not match, and bzip2 or xz compression', async () => {
-    const t = await makeTar([file('a')]);
+    const t = await packTar([file('a')]);
     const err = await rejects(t, 'EDIGEST', { expectedDigest: sha(Buffer.from('other')) });
     expect(err.message).toContain(sha(t));
     await rejects(gzipSync(t), 'EDIGEST', { expectedDiffID: sha(gzipSync(t)) });

@@ -11,10 +11,9 @@ import { mkdir, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { NativeError } from '../errors.js';
 import * as nat from '../native/index.js';
-import type { LayerDirs, SnapshotMount } from './driver.js';
 import { GraphDriverError } from './errors.js';
 import type { SnapshotRecord } from './snapshot-records.js';
-import { SnapshotterBase } from './snapshotter-base.js';
+import { FullTreeDriver } from './full-tree-driver.js';
 
 /** `f_type` of a btrfs file system in statfs(2). */
 const BTRFS_SUPER_MAGIC = 0x9123683e;
@@ -35,10 +34,9 @@ function btrfsCall(what: string, id: string, call: () => void): void {
 }
 
 /** The btrfs driver: a subvolume per snapshot. */
-export class BtrfsDriver extends SnapshotterBase {
+export class BtrfsDriver extends FullTreeDriver {
   /** `btrfs`. */
   readonly name = 'btrfs';
-  protected readonly whiteouts = 'vfs';
   protected readonly storageDir: string;
 
   constructor(home: string) {
@@ -87,20 +85,5 @@ export class BtrfsDriver extends SnapshotterBase {
     if (!subvolume) return this.removeTree(dir);
     btrfsCall('clearing the read-only flag', id, () => nat.btrfsSetReadonly(dir, false));
     btrfsCall('deleting the subvolume', id, () => nat.btrfsSubvolDelete(this.storageDir, id));
-  }
-
-  protected async mountsOf(rec: SnapshotRecord): Promise<SnapshotMount[]> {
-    if (rec.kind === 'view') {
-      const parent = await this.record(rec.parent ?? '', 'committed');
-      return [{ type: 'bind', source: this.ownDir(parent), options: ['rbind', 'ro'] }];
-    }
-    return [{ type: 'bind', source: this.ownDir(rec), options: ['rbind', 'rw'] }];
-  }
-
-  /** One full tree: the snapshot's subvolume (a view's parent's). */
-  async layerDirs(key: string): Promise<LayerDirs> {
-    const rec = await this.records.get(key);
-    const own = rec.kind === 'view' ? await this.record(rec.parent ?? '', 'committed') : rec;
-    return { dirs: [this.ownDir(own)], whiteouts: 'none' };
   }
 }

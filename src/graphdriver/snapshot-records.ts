@@ -5,10 +5,10 @@
  * atomically; the storage id stays the same across a commit, so a commit only rewrites records.
  * @module
  */
-import { link, readdir, rm, unlink } from 'node:fs/promises';
+import { link, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { readJsonIfExists, removeStaleTemps, syncDir, tempName, writeFileAtomic, writeJsonAtomic } from '../util/atomic-file.js';
+import { readJsonFiles, readJsonIfExists, removeStaleTemps, syncDir, tempName, writeFileAtomic, writeJsonAtomic } from '../util/atomic-file.js';
 import type { SnapshotInfo } from './driver.js';
 import { GraphDriverError } from './errors.js';
 
@@ -85,20 +85,7 @@ export class SnapshotRecords {
 
   /** All records. */
   async list(): Promise<SnapshotRecord[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
-    const out: SnapshotRecord[] = [];
-    for (const name of names) {
-      if (!name.endsWith('.json') || name.startsWith('.')) continue;
-      const rec = await readJsonIfExists<SnapshotRecord>(path.join(this.dir, name));
-      if (rec !== undefined) out.push(rec);
-    }
-    return out;
+    return readJsonFiles<SnapshotRecord>(this.dir, /^[^.].*\.json$/);
   }
 
   /** Drops temp files of writers that are gone. */

@@ -6,16 +6,14 @@
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { LayerDirs, SnapshotMount } from './driver.js';
 import { copyTree } from './copy-tree.js';
 import type { SnapshotRecord } from './snapshot-records.js';
-import { SnapshotterBase } from './snapshotter-base.js';
+import { FullTreeDriver } from './full-tree-driver.js';
 
 /** The vfs driver: full copies. */
-export class VfsDriver extends SnapshotterBase {
+export class VfsDriver extends FullTreeDriver {
   /** `vfs`. */
   readonly name = 'vfs';
-  protected readonly whiteouts = 'vfs';
   protected readonly storageDir: string;
 
   constructor(home: string) {
@@ -42,20 +40,5 @@ export class VfsDriver extends SnapshotterBase {
 
   protected async removeStorage(id: string): Promise<void> {
     await this.removeTree(path.join(this.storageDir, id));
-  }
-
-  protected async mountsOf(rec: SnapshotRecord): Promise<SnapshotMount[]> {
-    if (rec.kind === 'view') {
-      const parent = await this.record(rec.parent ?? '', 'committed');
-      return [{ type: 'bind', source: this.ownDir(parent), options: ['rbind', 'ro'] }];
-    }
-    return [{ type: 'bind', source: this.ownDir(rec), options: ['rbind', 'rw'] }];
-  }
-
-  /** One full tree: the snapshot's own directory (a view's parent's). */
-  async layerDirs(key: string): Promise<LayerDirs> {
-    const rec = await this.records.get(key);
-    const own = rec.kind === 'view' ? await this.record(rec.parent ?? '', 'committed') : rec;
-    return { dirs: [this.ownDir(own)], whiteouts: 'none' };
   }
 }

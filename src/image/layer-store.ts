@@ -8,13 +8,13 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { GraphDriver } from '../graphdriver/driver.js';
 import { GraphDriverError } from '../graphdriver/errors.js';
 import { OWNER_PID_LABEL } from '../graphdriver/snapshotter-base.js';
-import { readJsonIfExists, removeStaleTemps, writeJsonAtomic } from '../util/atomic-file.js';
+import { readJsonFiles, readJsonIfExists, removeStaleTemps, writeJsonAtomic } from '../util/atomic-file.js';
 import { digestHex, sha256, type Digest } from './digest.js';
 import { LayerError } from './errors.js';
 
@@ -129,20 +129,7 @@ export class LayerStore {
 
   /** All layer records. */
   async list(): Promise<LayerRecord[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
-    const out: LayerRecord[] = [];
-    for (const n of names) {
-      if (!/^[0-9a-f]{64}\.json$/.test(n)) continue;
-      const rec = await readJsonIfExists<LayerRecord>(path.join(this.dir, n));
-      if (rec !== undefined) out.push(rec);
-    }
-    return out;
+    return readJsonFiles<LayerRecord>(this.dir, /^[0-9a-f]{64}\.json$/);
   }
 
   /**

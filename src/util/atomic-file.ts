@@ -60,6 +60,24 @@ export async function readJsonIfExists<T>(file: string): Promise<T | undefined> 
   return JSON.parse(text) as T;
 }
 
+/** The parsed JSON files of `dir` whose names match `names` (none when the directory is missing). */
+export async function readJsonFiles<T>(dir: string, names: RegExp): Promise<T[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const out: T[] = [];
+  for (const name of entries.sort()) {
+    if (!names.test(name)) continue;
+    const value = await readJsonIfExists<T>(path.join(dir, name));
+    if (value !== undefined) out.push(value);
+  }
+  return out;
+}
+
 /** Removes temp files (and directories) named `.tmp-<pid>-*` in `dir` whose writer is gone. */
 export async function removeStaleTemps(dir: string): Promise<void> {
   let names: string[];
