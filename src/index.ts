@@ -83,6 +83,7 @@ export { defaultGraphDriver, openGraphDriver } from './graphdriver/index.js';
 export type { GraphDriverName } from './graphdriver/index.js';
 export { Overlay2Driver } from './graphdriver/overlay2.js';
 export { VfsDriver } from './graphdriver/vfs.js';
+export { FullTreeDriver } from './graphdriver/full-tree-driver.js';
 export { OWNER_PID_LABEL, SnapshotterBase } from './graphdriver/snapshotter-base.js';
 export type { SnapshotRecord } from './graphdriver/snapshot-records.js';
 export { BtrfsDriver } from './graphdriver/btrfs.js';
