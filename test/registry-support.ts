@@ -256,12 +256,11 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
           if (sent >= cutAt) return;
           const part = c.subarray(0, cutAt - sent);
           sent += part.length;
-          res.write(part);
           if (sent >= cutAt) {
             ur.destroy();
             // let the bytes go out, then drop the connection mid-body
-            setTimeout(() => res.socket?.destroy(), 20);
-          }
+            res.write(part, () => setTimeout(() => res.socket?.destroy(), 20));
+          } else res.write(part);
         });
         return;
       }

@@ -21,7 +21,7 @@ import { fetchBlob } from './blobs.js';
 import type { Endpoint, RegistryClient } from './client.js';
 import { RegistryError, throwIfAborted, type RegistryErrorDetails } from './errors.js';
 import { fetchManifest, MAX_CONFIG_SIZE, parseManifest, type FetchedManifest } from './manifests.js';
-import { choosePlatform, normalizePlatform, parsePlatform, platformString } from './platform.js';
+import { choosePlatform, normalizePlatform, parsePlatform, platformRank, platformString } from './platform.js';
 
 /** The state of one layer in a pull. */
 export type LayerState = 'waiting' | 'exists' | 'downloading' | 'downloaded' | 'extracting' | 'done';
@@ -115,7 +115,7 @@ interface Resolved {
 }
 
 /** Resolves a reference on an endpoint to a platform's manifest and its config, all verified. */
-async function resolve(client: RegistryClient, ep: Endpoint, ref: Reference, wanted: Platform, signal?: AbortSignal): Promise<Resolved> {
+async function resolve(client: RegistryClient, ep: Endpoint, ref: Reference, wanted: Platform, explicit: boolean, signal?: AbortSignal): Promise<Resolved> {
   const repository = ref.path;
   const details: RegistryErrorDetails = { registry: ep.registry, repository };
   const top = await fetchManifest(client, ep, repository, ref.digest ?? ref.tag ?? 'latest', signal ? { signal } : {});
@@ -141,6 +141,10 @@ async function resolve(client: RegistryClient, ep: Endpoint, ref: Reference, wan
   const diffIDs = config?.rootfs?.diff_ids;
   if (!Array.isArray(diffIDs) || diffIDs.length !== manifest.layers.length) {
     throw new RegistryError(`image config ${manifest.config.digest} lists ${Array.isArray(diffIDs) ? diffIDs.length : 'no'} layers, the manifest ${manifest.layers.length}`, 'EINVALIDMANIFEST', { ...details, digest: manifest.config.digest });
+  }
+  if (explicit && top === fetched && platformRank({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) }, wanted) === undefined) {
+    // A single-platform image asked for by another platform: refused, as docker does.
+    throw new RegistryError(`image ${repository} is for ${platformString(normalizePlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) }))}, not ${platformString(wanted)}`, 'ENOPLATFORM', { ...details, digest: top.digest });
   }
   for (const d of diffIDs) {
     if (typeof d !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(d)) throw new RegistryError(`image config ${manifest.config.digest} has an invalid DiffID ${JSON.stringify(d)}`, 'EINVALIDDIGEST', { ...details, digest: manifest.config.digest });
@@ -194,7 +198,7 @@ export async function pullImage(client: RegistryClient, store: ImageStore, refer
       const last = i === endpoints.length - 1;
       try {
         throwIfAborted(options.signal, { registry: ref.domain, repository: ref.path });
-        const resolved = await resolve(client, ep, ref, wanted, options.signal);
+        const resolved = await resolve(client, ep, ref, wanted, options.platform !== undefined, options.signal);
         wrote = true;
         return await store_(client, store, ref, resolved, options);
       } catch (err) {
