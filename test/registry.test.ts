@@ -5,7 +5,7 @@
 // chunked uploads, tags and catalog with Link pagination, and search through the catalog.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -204,6 +204,5 @@ describe.skipIf(!haveRegistry)('registry (plain HTTP docker-registry on 127.0.0.
   it('leaves no temp files in the content store', () => {
     const blobs = path.join(base, 'root2', 'image', 'blobs', 'sha256');
     expect(readdirSync(blobs).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
-    void readFileSync;
   });
 });

@@ -203,7 +203,8 @@ export async function pushImage(client: RegistryClient, store: ImageStore, sourc
       const bytes = await store.content.readAll(rec.manifest.digest);
       try {
         const parsed = parseManifest(bytes, rec.manifest.mediaType);
-        if (parsed.kind === 'manifest' && parsed.manifest.config.digest === configDigest && parsed.manifest.layers.length === layerBlobs.length && parsed.manifest.layers.every((d, i) => d.digest === layerBlobs[i]!.digest)) {
+        const family = parsed.mediaType === MediaType.OCI_MANIFEST ? 'oci' : 'docker';
+        if (parsed.kind === 'manifest' && (wantFormat === undefined || wantFormat === family) && parsed.manifest.config.digest === configDigest && parsed.manifest.layers.length === layerBlobs.length && parsed.manifest.layers.every((d, i) => d.digest === layerBlobs[i]!.digest)) {
           manifestBytes = bytes;
           manifestType = parsed.mediaType;
           parsed.manifest.layers.forEach((d, i) => (layerBlobs[i] = d)); // the media types it names
