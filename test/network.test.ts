@@ -262,6 +262,21 @@ describe('networks', () => {
     await n.remove();
   }, 60_000);
 
+  it('collects the bridge of a root deleted without removing its networks', async () => {
+    const other = path.join(dir, 'doomed-root');
+    const doomed = await Engine.open({ root: other, storageDriver: 'vfs', bridge: { ipForward: false } });
+    const n = await doomed.networks.create('t-doomed', { subnet: subnets[5] });
+    const bridge = n.record.Options.bridge!;
+    expect(execFileSync('ip', ['-o', 'link']).toString()).toContain(bridge);
+    await rm(other, { recursive: true, force: true });
+    // The next network made on the host (any root) collects it and its rules.
+    const probe = await engine.networks.create('t-probe', { subnet: subnets[5] });
+    made.push(probe);
+    expect(execFileSync('ip', ['-o', 'link']).toString()).not.toContain(`${bridge}:`);
+    expect(execFileSync('nft', ['list', 'ruleset']).toString()).not.toContain(`berth net ${n.id.slice(0, 12)}`);
+    await probe.remove();
+  }, 60_000);
+
   it('frees the addresses of dead containers on the next open after kill -9 of their owner', async () => {
     const root = path.join(dir, 'root');
     const n = await engine.networks.create('t-crash', { subnet: subnets[5] });

@@ -8,11 +8,15 @@
  * sysctls, so the host's other interfaces are untouched unless `ipForward` asks for the global
  * `net.ipv4.ip_forward`, which traffic to the world outside the host needs (then berth turns
  * it off again with the host's last berth network, when it was berth that turned it on).
+ * A host-wide registry (`/run/berth-network/bridges`) maps each bridge to its network's record,
+ * so a bridge whose root was deleted without removing its networks is collected by the next
+ * network operation on the host.
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { processAlive } from '../util/process-alive.js';
 import type { CreateNetworkOptions, DriverContext, EndpointRecord, EndpointRequest, NetworkDriver, NetworkRecord } from './driver.js';
 import { NetworkError } from './errors.js';
 import { contains, formatCidr, formatIp, lastOf, overlaps, parseCidr, parseIp, type Cidr } from './ipv4.js';
@@ -36,6 +40,19 @@ function defaultPool(): string[] {
 }
 
 const DEFAULT_MTU = 1500;
+
+/** Host-wide registry of berth's bridges: `<bridge>.json` names the network record that owns it. */
+const REGISTRY = '/run/berth-network/bridges';
+
+interface RegistryEntry {
+  /** The owning network's record file. */
+  record: string;
+  /** The network id. */
+  id: string;
+  /** The creating process and when, so a network being made is not taken for an orphan. */
+  pid: number;
+  created: number;
+}
 
 /** Present while berth has turned `net.ipv4.ip_forward` on (it turns it off with the host's last berth network). */
 const IP_FORWARD_MARK = '/run/berth-network/ip_forward-set';
@@ -96,6 +113,7 @@ export class BridgeDriver implements NetworkDriver {
     };
     if (given !== undefined) check(given);
     return ctx.hostLocked(async () => {
+      await this.collectOrphans(ctx);
       const taken = [...(await hostRouteCidrs()), ...ctx.subnetsInUse.map((s) => parseCidr(s, 'subnet'))];
       let subnet: Cidr;
       if (given !== undefined) {
@@ -113,6 +131,7 @@ export class BridgeDriver implements NetworkDriver {
         IPAM: { Subnet: formatCidr(subnet), Gateway: gateway, ...(range === undefined ? {} : { IPRange: range }) },
         Options: { bridge, mtu: String(mtu) },
       };
+      await this.register(bridge, id, path.join(ctx.dir, id, 'network.json'));
       await this.makeKernelState(id, net, ctx, false).catch(async (err: unknown) => {
         await this.removeKernelState(id, bridge, ctx).catch(() => undefined);
         throw err;
@@ -138,8 +157,38 @@ export class BridgeDriver implements NetworkDriver {
     if (!restoring || !(await ctx.nft.hasNetwork(id))) await ctx.nft.addNetwork(id, bridge, formatCidr(subnet));
   }
 
+  /** Records that `bridge` belongs to the network whose record is `record`. */
+  private async register(bridge: string, id: string, record: string): Promise<void> {
+    await mkdir(REGISTRY, { recursive: true, mode: 0o700 });
+    const entry: RegistryEntry = { record, id, pid: process.pid, created: Date.now() };
+    await writeFile(path.join(REGISTRY, `${bridge}.json`), JSON.stringify(entry));
+  }
+
+  /**
+   * Removes bridges (and their nftables rules) whose network record is gone — a root deleted
+   * without removing its networks — once their root's network directory is gone, or their
+   * creator is dead, or a minute has passed (a network being made has no record yet). Caller
+   * holds the host lock.
+   */
+  async collectOrphans(ctx: DriverContext): Promise<string[]> {
+    const gone: string[] = [];
+    for (const f of await readdir(REGISTRY).catch(() => [] as string[])) {
+      if (!f.endsWith('.json')) continue;
+      const entry = JSON.parse(await readFile(path.join(REGISTRY, f), 'utf8').catch(() => '{}')) as Partial<RegistryEntry>;
+      if (entry.record === undefined || entry.id === undefined) continue;
+      if (await stat(entry.record).then(() => true, () => false)) continue;
+      const rootGone = !(await stat(path.dirname(path.dirname(entry.record))).then(() => true, () => false));
+      if (!rootGone && processAlive(entry.pid ?? 0) && Date.now() - (entry.created ?? 0) < 60_000) continue;
+      const bridge = f.slice(0, -'.json'.length);
+      await this.removeKernelState(entry.id, bridge, ctx);
+      gone.push(bridge);
+    }
+    return gone;
+  }
+
   private async removeKernelState(id: string, bridge: string, ctx: DriverContext): Promise<void> {
     await deleteLink(bridge);
+    await rm(path.join(REGISTRY, `${bridge}.json`), { force: true });
     if (await ctx.nft.removeNetwork(id)) {
       // The last berth network of this host is gone: give back the ip_forward berth turned on.
       if (await stat(IP_FORWARD_MARK).then(() => true, () => false)) {
@@ -156,7 +205,11 @@ export class BridgeDriver implements NetworkDriver {
 
   /** Remakes the bridge and rules when they are missing (after a reboot). */
   async restore(net: NetworkRecord, ctx: DriverContext): Promise<void> {
-    await ctx.hostLocked(() => this.makeKernelState(net.Id, net, ctx, true));
+    await ctx.hostLocked(async () => {
+      await this.collectOrphans(ctx);
+      await this.register(net.Options.bridge!, net.Id, path.join(ctx.dir, 'network.json'));
+      await this.makeKernelState(net.Id, net, ctx, true);
+    });
   }
 
   /**

@@ -1,15 +1,15 @@
 /**
  * IP address management for one network: the addresses of its range handed out to containers,
- * persisted in `ipam.json` (written atomically) and changed only under a flock on `ipam.lock`,
+ * persisted in `ipam.json` (written atomically; see `state-file.ts` for why without fsync) and changed only under a flock on `ipam.lock`,
  * so several processes can allocate from one network at once without ever giving out an
  * address twice. Addresses are handed out in order after the last one given (so a freed
  * address is not reused at once) and never the network, broadcast or gateway address.
  * @module
  */
 import path from 'node:path';
-import { readJsonIfExists, writeJsonAtomic } from '../util/atomic-file.js';
 import { withFileLock } from '../util/file-lock.js';
 import { NetworkError } from './errors.js';
+import { readStateFile, writeStateFile } from './state-file.js';
 import { contains, formatCidr, formatIp, lastOf, parseCidr, parseIp, type Cidr } from './ipv4.js';
 
 interface IpamState {
@@ -44,9 +44,9 @@ export class Ipam {
 
   private async locked<T>(fn: (s: IpamState) => Promise<T> | T, write: boolean): Promise<T> {
     return withFileLock(path.join(this.dir, 'ipam.lock'), true, async () => {
-      const state = (await readJsonIfExists<IpamState>(this.file)) ?? { last: 0, allocated: {} };
+      const state = (await readStateFile<IpamState>(this.file)) ?? { last: 0, allocated: {} };
       const out = await fn(state);
-      if (write) await writeJsonAtomic(this.file, state);
+      if (write) await writeStateFile(this.file, state);
       return out;
     });
   }

@@ -29,6 +29,7 @@ import { NetworkError } from './errors.js';
 import { HostDriver } from './host.js';
 import { Ipam } from './ipam.js';
 import { Nftables } from './nftables.js';
+import { readStateFile, writeStateFile } from './state-file.js';
 import { NoneDriver } from './none.js';
 import type { PortMapping } from './publish.js';
 
@@ -251,8 +252,8 @@ export class NetworkManager {
   }
 
   /** The record named (or with the id or unique id prefix) `nameOrId`; `bridge` is the default network. */
-  private async find(nameOrId: string): Promise<NetworkRecord | undefined> {
-    const recs = await this.records();
+  private async find(nameOrId: string, known?: NetworkRecord[]): Promise<NetworkRecord | undefined> {
+    const recs = known ?? (await this.records());
     if (nameOrId === DEFAULT_NETWORK) return recs.find((r) => r.Default === true);
     const byName = recs.find((r) => r.Name === nameOrId);
     if (byName !== undefined) return byName;
@@ -332,17 +333,17 @@ export class NetworkManager {
     const out: EndpointRecord[] = [];
     for (const f of await readdir(dir).catch(() => [] as string[])) {
       if (!f.endsWith('.json')) continue;
-      const ep = await readJsonIfExists<EndpointRecord>(path.join(dir, f)).catch(() => undefined);
+      const ep = await readStateFile<EndpointRecord>(path.join(dir, f)).catch(() => undefined);
       if (ep !== undefined) out.push(ep);
     }
     return out;
   }
 
   /** Every endpoint of container `containerId`, on every network. */
-  async endpointsOf(containerId: string): Promise<AttachedEndpoint[]> {
+  async endpointsOf(containerId: string, known?: NetworkRecord[]): Promise<AttachedEndpoint[]> {
     const out: AttachedEndpoint[] = [];
-    for (const rec of await this.records()) {
-      const ep = await readJsonIfExists<EndpointRecord>(path.join(this.netDir(rec.Id), 'endpoints', `${containerId}.json`)).catch(() => undefined);
+    for (const rec of known ?? (await this.records())) {
+      const ep = await readStateFile<EndpointRecord>(path.join(this.netDir(rec.Id), 'endpoints', `${containerId}.json`)).catch(() => undefined);
       if (ep !== undefined) out.push({ network: rec, endpoint: ep });
     }
     return out;
@@ -378,12 +379,13 @@ export class NetworkManager {
    */
   async connect(nameOrId: string, req: ConnectRequest): Promise<EndpointRecord> {
     return this.locked(async () => {
-      let rec = await this.find(nameOrId);
+      const recs = await this.records();
+      let rec = await this.find(nameOrId, recs);
       if (rec === undefined && nameOrId === DEFAULT_NETWORK) rec = (await this.createLocked(DEFAULT_NETWORK, {}, true)).record;
       if (rec === undefined) throw new NetworkError(`no such network: ${nameOrId}`, 'ENOENT', nameOrId);
       const net = rec;
       const driver = this.driver(net.Driver);
-      const mine = await this.endpointsOf(req.containerId);
+      const mine = await this.endpointsOf(req.containerId, recs);
       if (mine.some((m) => m.network.Id === net.Id)) throw new NetworkError(`container ${req.containerName} is already connected to ${net.Name}`, 'EEXIST', net.Name);
       const used = new Set(mine.map((m) => m.endpoint.Interface));
       let n = 0;
@@ -400,7 +402,7 @@ export class NetworkManager {
           Hostname: req.hostname, Aliases: request.aliases, ...made, ...(req.hostsPath === undefined ? {} : { HostsPath: req.hostsPath }),
         };
         try {
-          await writeJsonAtomic(path.join(this.netDir(net.Id), 'endpoints', `${req.containerId}.json`), ep);
+          await writeStateFile(path.join(this.netDir(net.Id), 'endpoints', `${req.containerId}.json`), ep);
         } catch (err) {
           await driver.disconnect(net, ep, this.context(net)).catch(() => undefined);
           throw err;
@@ -444,6 +446,7 @@ export class NetworkManager {
 
   /** Rewrites /etc/hosts of every container on network `netId` (and of the container `extra`, which may have left it). */
   private async rewriteHosts(netId: string, extra?: { id: string; hostsPath: string }): Promise<void> {
+    if (extra === undefined && !(await this.endpoints(netId)).some((e) => e.HostsPath !== undefined)) return;
     const all = new Map<string, EndpointRecord[]>();
     for (const rec of await this.records()) all.set(rec.Id, await this.endpoints(rec.Id));
     const targets = new Map<string, string>();
