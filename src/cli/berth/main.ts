@@ -9,6 +9,8 @@ import { Engine } from '../../engine/engine.js';
 import { parseOptions } from './argv.js';
 import { usageText, type CliContext, type Command } from './command.js';
 import { archiveCommands } from './commands/archives.js';
+import { networkCommands } from './commands/network.js';
+import { registryCommands } from './commands/registry.js';
 import { containerInfoCommands } from './commands/container-info.js';
 import { imageCommands } from './commands/images.js';
 import { lifecycleCommands } from './commands/lifecycle.js';
@@ -24,6 +26,8 @@ export const COMMANDS: Record<string, Command> = {
   ...lifecycleCommands,
   ...containerInfoCommands,
   ...archiveCommands,
+  ...registryCommands,
+  ...networkCommands,
 };
 
 /** The top-level help. */

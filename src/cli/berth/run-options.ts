@@ -56,12 +56,6 @@ export interface RunRequest {
   autoRemove: boolean;
   /** --restart */
   restart: string | undefined;
-  /** -p */
-  publish: string[];
-  /** --network */
-  network: string | undefined;
-  /** --dns */
-  dns: string[];
 }
 
 /** Parses a size: bytes, or a number with b, k, m, g (binary units), as Docker's `--memory`. */
@@ -165,6 +159,9 @@ export function runRequest(p: ParsedArgs, globalDns: readonly string[]): RunRequ
     capDrop: list(p, 'cap-drop'),
     init: flag(p, 'init'),
     labels,
+    publish: list(p, 'publish'),
+    ...(str(p, 'network') === undefined ? {} : { network: str(p, 'network') }),
+    ...(list(p, 'dns').length > 0 || globalDns.length > 0 ? { dns: list(p, 'dns').length > 0 ? list(p, 'dns') : [...globalDns] } : {}),
   };
   return {
     image,
@@ -174,8 +171,5 @@ export function runRequest(p: ParsedArgs, globalDns: readonly string[]): RunRequ
     tty: flag(p, 'tty'),
     autoRemove,
     restart,
-    publish: list(p, 'publish'),
-    network: str(p, 'network'),
-    dns: list(p, 'dns').length > 0 ? list(p, 'dns') : [...globalDns],
   };
 }

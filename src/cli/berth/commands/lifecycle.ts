@@ -10,6 +10,9 @@ import type { CliContext, Command } from '../command.js';
 import { UsageError } from '../errors.js';
 import { statusOfExit } from '../exit-status.js';
 import { RUN_OPTIONS, runRequest } from '../run-options.js';
+import { ImageError } from '../../../image/errors.js';
+import { familiarString, isImageIdLike, normalizeReference } from '../../../image/reference.js';
+import { pullWithProgress } from './registry.js';
 
 /** Runs `fn` on each named container, printing each name on success (as Docker does); status 1 if any failed. */
 async function eachContainer(ctx: CliContext, names: readonly string[], fn: (c: EngineContainer) => Promise<void>): Promise<number> {
@@ -26,6 +29,18 @@ async function eachContainer(ctx: CliContext, names: readonly string[], fn: (c: 
     }
   }
   return status;
+}
+
+/** Makes sure the image is here, pulling it as `docker run` does when it is not. */
+async function ensureImage(ctx: CliContext, image: string): Promise<void> {
+  const engine = await ctx.engine();
+  try {
+    await engine.images.get(image);
+  } catch (err) {
+    if (!(err instanceof ImageError && err.code === 'ENOENT') || isImageIdLike(image)) throw err;
+    ctx.err(`Unable to find image '${familiarString(normalizeReference(image))}' locally\n`);
+    await pullWithProgress(ctx, image, { stream: process.stderr });
+  }
 }
 
 /** Waits for a foreground container, passing this process's SIGINT/SIGTERM/SIGHUP on to it (Docker's sig-proxy). */
@@ -48,6 +63,7 @@ const create: Command = {
   stopAtPositional: true,
   async run(ctx, p) {
     const req = runRequest(p, ctx.settings.dns);
+    await ensureImage(ctx, req.image);
     const c = await (await ctx.engine()).create(req.image, req.options);
     ctx.out(`${c.id}\n`);
     return 0;
@@ -62,6 +78,7 @@ const run: Command = {
   stopAtPositional: true,
   async run(ctx, p) {
     const req = runRequest(p, ctx.settings.dns);
+    await ensureImage(ctx, req.image);
     const engine = await ctx.engine();
     const c = await engine.create(req.image, { ...req.options, stdio: [req.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'] });
     try {
