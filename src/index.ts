@@ -22,7 +22,7 @@ export { TerminalStream, closeFd, connectUnix, getWindowSize, makeRaw, openPty, 
 export type { PtyPair, ReceivedFd, WindowSize } from './native/index.js';
 export { MonitorSession, attachMonitor, monitorAlive, readMonitorState } from './runtime/monitor.js';
 export type { MonitorAttachOptions, MonitorOptions, MonitorState, RestartPolicy } from './runtime/monitor.js';
-export type { ContainerLoadOptions } from './runtime/container.js';
+export type { ContainerLoadOptions, InitIdentity } from './runtime/container.js';
 export { formatLogEntry, parseRestartPolicy } from './engine/detached.js';
 export type { DetachSettings, DetachedState, LogEntry, LogsOptions } from './engine/detached.js';
 export { humanDuration } from './engine/engine-container.js';

@@ -77,7 +77,12 @@ export interface ContainerInspect {
   /** Docker's HostConfig fields berth keeps. */
   HostConfig?: {
     /** The restart policy. */
-    RestartPolicy: { Name: string; MaximumRetryCount: number };
+    RestartPolicy: {
+      /** `no`, `on-failure`, `always` or `unless-stopped`. */
+      Name: string;
+      /** For `on-failure`: the most restarts (0: no limit). */
+      MaximumRetryCount: number;
+    };
     /** Removed after its exit (`--rm`). */
     AutoRemove: boolean;
   };

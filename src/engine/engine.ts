@@ -30,6 +30,7 @@ import { Volumes } from './volumes.js';
 import { dockerInitPath } from '../native/index.js';
 import type { Spec } from '../runtime/spec.js';
 import { EngineContainer, type ContainerRecord } from './engine-container.js';
+import type { WindowSize } from '../native/terminal.js';
 import { checkDetachSettings, detachedState, monitoredInit, monitorOptions, stopThroughMonitor, waitMonitorGone, type DetachSettings } from './detached.js';
 import { EngineError } from './errors.js';
 import { resolveImageUser } from './image-user.js';
@@ -51,7 +52,7 @@ export interface EngineOptions {
 /** Options of {@link Engine.create} and {@link Engine.run}. */
 export interface CreateContainerOptions extends ProcessOptions, NetworkOptions, DetachSettings {
   /** The terminal's size at start, with `tty`. */
-  consoleSize?: { cols: number; rows: number };
+  consoleSize?: WindowSize;
   /** The signal {@link EngineContainer.stop} sends first (default: the image's StopSignal, else SIGTERM). */
   stopSignal?: string;
   /** Seconds {@link EngineContainer.stop} waits before SIGKILL (default 10). */

@@ -145,18 +145,22 @@ export class TerminalStream extends Duplex {
     else this.tty.unref();
   }
 
+  /** Resumes reading from the terminal (the stream machinery calls it). */
   override _read(): void {
     this.tty.resume();
   }
 
+  /** @internal */
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.tty.write(chunk, (err) => callback(err ?? null));
   }
 
+  /** @internal */
   override _final(callback: (error?: Error | null) => void): void {
     callback(); // a terminal has no half-close: EOF is a ^D byte the caller writes
   }
 
+  /** @internal */
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
     this.tty.destroy(); // closes the fd
     callback(err);

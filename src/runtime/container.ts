@@ -17,7 +17,7 @@ import { buildExecConfig, buildInitConfig, type RlimitPolicy } from './plan.js';
 import { ContainerProcess, signalNumber, type ExitResult, type SignalLike, type SpawnedProcess } from './process.js';
 import { noStdio, prepareConsole, type PreparedConsole } from './console.js';
 import { isSameLiveProcess, pidsInNamespace, readStartTime } from './proc.js';
-import type { LinuxNamespaceType, LinuxResources, Process, Spec, State, User } from './spec.js';
+import type { Box, LinuxNamespaceType, LinuxResources, Process, Spec, State, User } from './spec.js';
 import { NAMESPACE_KINDS } from './namespace-kinds.js';
 import { StateStore, type ContainerRecord } from './state-store.js';
 import { prepareStdio, type StdioOption } from './stdio.js';
@@ -75,7 +75,7 @@ export interface ExecOptions {
   /** Give the process a terminal (its stdio, and its controlling terminal); `stdio` is then ignored and the master is `proc.terminal` once spawned. Default: `process.terminal`. */
   terminal?: boolean;
   /** The terminal's size (default: `process.consoleSize`). */
-  consoleSize?: { width: number; height: number };
+  consoleSize?: Box;
   /** With a terminal: send the master to this unix socket path (runc's `--console-socket`). */
   consoleSocket?: string;
 }
@@ -89,7 +89,15 @@ export interface RootOptions {
 /** Options of {@link Container.load}. */
 export interface ContainerLoadOptions extends RootOptions {
   /** The init as someone else knows it now (a monitor that restarted the container), in place of the recorded one. */
-  init?: { pid: number; pidStartTime: string };
+  init?: InitIdentity;
+}
+
+/** A container's init process, named so that a reused pid is never taken for it. */
+export interface InitIdentity {
+  /** Host pid. */
+  pid: number;
+  /** Its start time (field 22 of /proc/PID/stat). */
+  pidStartTime: string;
 }
 
 /** A container under a state root. Obtain one with {@link Container.create} or {@link Container.load}. */
