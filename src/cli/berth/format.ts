@@ -3,6 +3,7 @@
  * (`2 minutes ago`, `Up 5 seconds`), short ids and truncated commands.
  * @module
  */
+import { humanDuration } from '../../engine/engine-container.js';
 
 /** Columns aligned with at least three spaces between them, as Docker's tables. */
 export function table(rows: readonly (readonly string[])[]): string {
@@ -21,25 +22,6 @@ export function humanSize(bytes: number): string {
     u++;
   }
   return `${Number(v.toPrecision(3))}${units[u]}`;
-}
-
-/** A duration as Docker words it (`Less than a second`, `5 seconds`, `About a minute`, `3 hours`). */
-export function humanDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 1) return 'Less than a second';
-  if (s === 1) return '1 second';
-  if (s < 60) return `${s} seconds`;
-  const m = Math.round(s / 60);
-  if (m === 1) return 'About a minute';
-  if (m < 60) return `${m} minutes`;
-  const h = Math.round(s / 3600);
-  if (h === 1) return 'About an hour';
-  if (h < 48) return `${h} hours`;
-  const d = Math.round(s / 86400);
-  if (d < 14) return `${d} days`;
-  if (d < 60) return `${Math.round(d / 7)} weeks`;
-  if (d < 730) return `${Math.round(d / 30)} months`;
-  return `${Math.round(d / 365)} years`;
 }
 
 /** `<duration> ago` of an ISO time. */

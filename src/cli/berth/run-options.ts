@@ -38,6 +38,7 @@ export const RUN_OPTIONS: OptionSpecs = {
   init: { type: 'boolean', help: 'Run an init inside the container that forwards signals and reaps processes' },
   restart: { type: 'string', help: 'Restart policy to apply when a container exits' },
   label: { short: 'l', type: 'list', help: 'Set meta data on a container' },
+  'detach-keys': { type: 'string', help: 'Override the key sequence for detaching a container' },
 };
 
 /** What `run`/`create` were asked for. */

@@ -10,7 +10,7 @@ import { flag, list, str } from '../argv.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
 import { statusOfExit } from '../exit-status.js';
-import { ago, humanDuration, humanSize, shortId, table, truncatedCommand } from '../format.js';
+import { ago, humanSize, shortId, table, truncatedCommand } from '../format.js';
 import { applyChanges } from './images.js';
 
 /** `berth ps`. */
@@ -26,34 +26,21 @@ const ps: Command = {
     const engine = await ctx.engine();
     const rows: string[][] = [];
     for (const c of (await engine.containers()).reverse()) {
-      const info = await c.inspect();
-      if (!flag(p, 'all') && !info.State.Running && !info.State.Paused) continue;
+      const d = await c.describe();
+      if (!flag(p, 'all') && d.state !== 'running' && d.state !== 'paused' && d.state !== 'restarting') continue;
       const id = flag(p, 'no-trunc') ? c.id : shortId(c.id);
       if (flag(p, 'quiet')) {
         rows.push([id]);
         continue;
       }
-      rows.push([id, c.record.ImageRef, flag(p, 'no-trunc') ? `"${info.Config.Cmd.join(' ')}"` : truncatedCommand(info.Config.Cmd), ago(c.record.Created), statusText(info.State), '', c.name]);
+      const cmd = c.record.Spec.process?.args ?? [];
+      rows.push([id, c.record.ImageRef, flag(p, 'no-trunc') ? `"${cmd.join(' ')}"` : truncatedCommand(cmd), ago(c.record.Created), d.text, (c.record.Options.publish ?? []).join(', '), c.name]);
     }
     if (flag(p, 'quiet')) ctx.out(rows.map((r) => `${r[0]}\n`).join(''));
     else ctx.out(table([['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], ...rows]));
     return 0;
   },
 };
-
-/** The STATUS column of `ps`. */
-function statusText(s: { Status: string; StartedAt?: string; FinishedAt?: string; ExitCode?: number }): string {
-  switch (s.Status) {
-    case 'running':
-      return s.StartedAt ? `Up ${humanDuration(Date.now() - Date.parse(s.StartedAt))}` : 'Up';
-    case 'paused':
-      return s.StartedAt ? `Up ${humanDuration(Date.now() - Date.parse(s.StartedAt))} (Paused)` : 'Up (Paused)';
-    case 'created':
-      return 'Created';
-    default:
-      return s.ExitCode !== undefined ? `Exited (${s.ExitCode}) ${s.FinishedAt ? ago(s.FinishedAt) : ''}`.trimEnd() : 'Exited';
-  }
-}
 
 /** `berth top`. */
 const top: Command = {

@@ -10,6 +10,8 @@ import type { CliContext, Command } from '../command.js';
 import { UsageError } from '../errors.js';
 import { statusOfExit } from '../exit-status.js';
 import { RUN_OPTIONS, runRequest } from '../run-options.js';
+import { pumpSession } from '../terminal-io.js';
+import { waitMonitorGone } from '../../../engine/detached.js';
 import { ImageError } from '../../../image/errors.js';
 import { familiarString, isImageIdLike, normalizeReference } from '../../../image/reference.js';
 import { pullWithProgress } from './registry.js';
@@ -43,16 +45,22 @@ async function ensureImage(ctx: CliContext, image: string): Promise<void> {
   }
 }
 
-/** Waits for a foreground container, passing this process's SIGINT/SIGTERM/SIGHUP on to it (Docker's sig-proxy). */
-async function waitForeground(c: EngineContainer): Promise<number> {
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
-  const forward = (sig: NodeJS.Signals): void => void c.kill(sig).catch(() => undefined);
-  for (const s of signals) process.on(s, forward);
-  try {
-    return statusOfExit(await c.wait(), signalNumber);
-  } finally {
-    for (const s of signals) process.off(s, forward);
-  }
+/** Runs an attached session to a container until it exits (status), is detached from (0), or is lost (125). */
+async function attached(c: EngineContainer, opts: { tty: boolean; stdin: boolean; detachKeys?: string; start?: boolean }): Promise<number> {
+  const session = await c.attach({ stdin: opts.stdin, stdout: true, stderr: true });
+  if (opts.start === true) await c.start();
+  const end = await pumpSession(
+    { stdin: session.stdin, stdout: session.stdout, stderr: session.stderr, exited: session.exited, resize: (cols, rows) => session.resize(cols, rows), close: () => session.close() },
+    { tty: opts.tty, stdin: opts.stdin, ...(opts.detachKeys === undefined ? {} : { detachKeys: opts.detachKeys }), onSignal: (sig) => void c.kill(sig).catch(() => undefined) },
+  );
+  if (end.kind === 'exited') return end.status;
+  if (end.kind === 'detached') return 0;
+  return statusOfExit(await c.wait(), signalNumber);
+}
+
+/** The terminal size of this process's stdout, for a container's console. */
+function consoleSize(): { cols: number; rows: number } | undefined {
+  return process.stdout.isTTY ? { cols: process.stdout.columns, rows: process.stdout.rows } : undefined;
 }
 
 /** `berth create`. */
@@ -64,7 +72,14 @@ const create: Command = {
   async run(ctx, p) {
     const req = runRequest(p, ctx.settings.dns);
     await ensureImage(ctx, req.image);
-    const c = await (await ctx.engine()).create(req.image, req.options);
+    const c = await (await ctx.engine()).create(req.image, {
+      ...req.options,
+      detach: true,
+      tty: req.tty,
+      interactive: req.interactive,
+      autoRemove: req.autoRemove,
+      ...(req.restart === undefined ? {} : { restart: req.restart }),
+    });
     ctx.out(`${c.id}\n`);
     return 0;
   },
@@ -78,30 +93,116 @@ const run: Command = {
   stopAtPositional: true,
   async run(ctx, p) {
     const req = runRequest(p, ctx.settings.dns);
+    if (req.tty && req.interactive && !req.detach && !process.stdin.isTTY) throw new UsageError('the input device is not a TTY');
     await ensureImage(ctx, req.image);
     const engine = await ctx.engine();
-    const c = await engine.create(req.image, { ...req.options, stdio: [req.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'] });
-    try {
+    const size = consoleSize();
+    const c = await engine.create(req.image, {
+      ...req.options,
+      detach: true,
+      tty: req.tty,
+      interactive: req.interactive,
+      autoRemove: req.autoRemove,
+      ...(req.restart === undefined ? {} : { restart: req.restart }),
+      ...(req.tty && size !== undefined ? { consoleSize: size } : {}),
+    });
+    if (req.detach) {
       await c.start();
-    } catch (err) {
-      await c.remove({ force: true }).catch(() => undefined);
-      throw err;
+      ctx.out(`${c.id}\n`);
+      return 0;
     }
-    const status = await waitForeground(c);
-    if (req.autoRemove) await c.remove({ force: true });
+    const status = await attached(c, { tty: req.tty, stdin: req.interactive, start: true, ...(str(p, 'detach-keys') === undefined ? {} : { detachKeys: str(p, 'detach-keys') }) });
+    if (req.autoRemove) await waitRemoved(c);
     return status;
   },
 };
+
+/** Waits until the monitor of an `--rm` container has removed it. */
+async function waitRemoved(c: EngineContainer): Promise<void> {
+  if ((await c.status()) === 'running') return; // detached from: it goes on
+  await waitMonitorGone(c.dir);
+  await c.remove({ force: true }).catch(() => undefined);
+}
 
 /** `berth start`. */
 const start: Command = {
   usage: 'start [OPTIONS] CONTAINER [CONTAINER...]',
   summary: 'Start one or more stopped containers',
-  options: { attach: { short: 'a', type: 'boolean', help: 'Attach STDOUT/STDERR and forward signals' }, interactive: { short: 'i', type: 'boolean', help: "Attach container's STDIN" } },
+  options: {
+    attach: { short: 'a', type: 'boolean', help: 'Attach STDOUT/STDERR and forward signals' },
+    interactive: { short: 'i', type: 'boolean', help: "Attach container's STDIN" },
+    'detach-keys': { type: 'string', help: 'Override the key sequence for detaching a container' },
+  },
   async run(ctx, p) {
+    if (flag(p, 'attach') || flag(p, 'interactive')) {
+      if (p.positionals.length !== 1) throw new UsageError('you cannot start and attach multiple containers at once');
+      const c = await (await ctx.engine()).container(p.positionals[0]!);
+      const keys = str(p, 'detach-keys');
+      return attached(c, { tty: c.record.Options.tty === true, stdin: flag(p, 'interactive'), start: true, ...(keys === undefined ? {} : { detachKeys: keys }) });
+    }
     return eachContainer(ctx, p.positionals, (c) => c.start());
   },
 };
+
+/** `berth attach`. */
+const attach: Command = {
+  usage: 'attach [OPTIONS] CONTAINER',
+  summary: "Attach local standard input, output, and error streams to a running container",
+  options: {
+    'no-stdin': { type: 'boolean', help: 'Do not attach STDIN' },
+    'detach-keys': { type: 'string', help: 'Override the key sequence for detaching a container' },
+  },
+  async run(ctx, p) {
+    const name = p.positionals[0];
+    if (name === undefined) throw new UsageError('"attach" requires exactly 1 argument');
+    const c = await (await ctx.engine()).container(name);
+    if ((await c.status()) !== 'running') throw new UsageError(`you cannot attach to a stopped container, start it first`);
+    const o = c.record.Options;
+    const keys = str(p, 'detach-keys');
+    return attached(c, { tty: o.tty === true, stdin: o.interactive === true && !flag(p, 'no-stdin'), ...(keys === undefined ? {} : { detachKeys: keys }) });
+  },
+};
+
+/** `berth logs`. */
+const logs: Command = {
+  usage: 'logs [OPTIONS] CONTAINER',
+  summary: 'Fetch the logs of a container',
+  options: {
+    follow: { short: 'f', type: 'boolean', help: 'Follow log output' },
+    tail: { short: 'n', type: 'string', help: 'Number of lines to show from the end of the logs (default "all")' },
+    since: { type: 'string', help: 'Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)' },
+    until: { type: 'string', help: 'Show logs before a timestamp or relative' },
+    timestamps: { short: 't', type: 'boolean', help: 'Show timestamps' },
+  },
+  async run(ctx, p) {
+    const name = p.positionals[0];
+    if (name === undefined) throw new UsageError('"logs" requires exactly 1 argument');
+    const c = await (await ctx.engine()).container(name);
+    const tail = str(p, 'tail');
+    if (tail !== undefined && tail !== 'all' && !/^[0-9]+$/.test(tail)) throw new UsageError(`invalid --tail ${JSON.stringify(tail)}: a number or "all"`);
+    const since = str(p, 'since');
+    const until = str(p, 'until');
+    for await (const e of c.logs({
+      follow: flag(p, 'follow'),
+      ...(tail === undefined || tail === 'all' ? {} : { tail: Number(tail) }),
+      ...(since === undefined ? {} : { since: relativeTime(since) }),
+      ...(until === undefined ? {} : { until: relativeTime(until) }),
+    })) {
+      const text = flag(p, 'timestamps') ? `${e.time} ${e.log}` : e.log;
+      if (e.stream === 'stderr') ctx.err(text);
+      else ctx.out(text);
+    }
+    return 0;
+  },
+};
+
+/** `42m`, `3h`, `10s` before now as a Date; anything else as given (RFC 3339 or Unix seconds). */
+function relativeTime(text: string): Date | string {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(s|m|h)$/.exec(text);
+  if (m === null) return text;
+  const ms = Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 's' | 'm' | 'h'];
+  return new Date(Date.now() - ms);
+}
 
 /** `berth stop`. */
 const stop: Command = {
@@ -111,22 +212,22 @@ const stop: Command = {
   async run(ctx, p) {
     const t = str(p, 'time');
     if (t !== undefined && !/^-?[0-9]+$/.test(t)) throw new UsageError(`invalid --time ${JSON.stringify(t)}: an integer number of seconds`);
-    const seconds = t === undefined ? 10 : Number(t);
-    return eachContainer(ctx, p.positionals, (c) => stopContainer(c, seconds, str(p, 'signal')));
+    const sig = str(p, 'signal');
+    return eachContainer(ctx, p.positionals, (c) => c.stop({ ...(t === undefined ? {} : { timeout: Number(t) }), ...(sig === undefined ? {} : { signal: sig as NodeJS.Signals }) }));
   },
 };
 
-/** Sends the stop signal, waits up to `seconds` (negative: forever), then SIGKILL. */
-export async function stopContainer(c: EngineContainer, seconds: number, signal?: string): Promise<void> {
-  if ((await c.status()) !== 'running') return;
-  await c.kill(signal ?? 'SIGTERM');
-  const exited = c.wait().then(() => true);
-  const timedOut = seconds < 0 ? new Promise<boolean>(() => undefined) : new Promise<boolean>((r) => setTimeout(() => r(false), seconds * 1000).unref());
-  if (!(await Promise.race([exited, timedOut]))) {
-    await c.kill('SIGKILL').catch(() => undefined);
-    await exited;
-  }
-}
+/** `berth restart`. */
+const restart: Command = {
+  usage: 'restart [OPTIONS] CONTAINER [CONTAINER...]',
+  summary: 'Restart one or more containers',
+  options: { time: { short: 't', type: 'string', help: 'Seconds to wait before killing the container' } },
+  async run(ctx, p) {
+    const t = str(p, 'time');
+    if (t !== undefined && !/^-?[0-9]+$/.test(t)) throw new UsageError(`invalid --time ${JSON.stringify(t)}: an integer number of seconds`);
+    return eachContainer(ctx, p.positionals, (c) => c.restart(t === undefined ? {} : { timeout: Number(t) }));
+  },
+};
 
 /** `berth kill`. */
 const kill: Command = {
@@ -173,4 +274,4 @@ function freezeCommand(pause: boolean): Command {
 }
 
 /** The lifecycle commands by name. */
-export const lifecycleCommands: Record<string, Command> = { create, run, start, stop, kill, rm, pause: freezeCommand(true), unpause: freezeCommand(false) };
+export const lifecycleCommands: Record<string, Command> = { create, run, start, attach, logs, stop, restart, kill, rm, pause: freezeCommand(true), unpause: freezeCommand(false) };
