@@ -5,7 +5,7 @@
 # benchmarks (runc, crun) use.
 # Idempotent; needs root (as .ci/run is). Using berth needs only the build tools.
 set -eu
-pkgs="busybox-static cmake g++ make python3 runc crun btrfs-progs nftables containernetworking-plugins skopeo podman umoci docker-registry apache2-utils openssl"
+pkgs="busybox-static cmake g++ make python3 runc crun btrfs-progs nftables containernetworking-plugins skopeo podman umoci docker-registry apache2-utils openssl tmux"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

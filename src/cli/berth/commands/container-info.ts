@@ -12,6 +12,7 @@ import { UsageError } from '../errors.js';
 import { statusOfExit } from '../exit-status.js';
 import { ago, humanSize, shortId, table, truncatedCommand } from '../format.js';
 import { applyChanges } from './images.js';
+import { pumpSession } from '../terminal-io.js';
 
 /** `berth ps`. */
 const ps: Command = {
@@ -118,15 +119,27 @@ const exec: Command = {
     if ((await c.status()) !== 'running') throw new UsageError(`container ${c.name} is not running`);
     const userSpec = str(p, 'user');
     const user = userSpec === undefined ? undefined : await resolveImageUser(userSpec, await engine.driver.layerDirs(c.record.Snapshot));
+    const tty = flag(p, 'tty') && !flag(p, 'detach');
+    if (tty && flag(p, 'interactive') && !process.stdin.isTTY) throw new UsageError('the input device is not a TTY');
     const proc = c.exec({
       args,
       env: [...(c.record.Spec.process?.env ?? []), ...list(p, 'env')],
       ...(str(p, 'workdir') === undefined ? {} : { cwd: str(p, 'workdir') }),
       ...(user === undefined ? {} : { user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids } }),
+      ...(tty ? { terminal: true, ...(process.stdout.isTTY ? { consoleSize: { width: process.stdout.columns, height: process.stdout.rows } } : {}) } : {}),
       stdio: flag(p, 'detach') ? 'ignore' : [flag(p, 'interactive') ? 'inherit' : 'ignore', 'inherit', 'inherit'],
     });
     await proc.spawned;
     if (flag(p, 'detach')) return 0;
+    const terminal = proc.terminal;
+    if (terminal !== null) {
+      const exited = Promise.resolve(proc).then((r) => statusOfExit(r, signalNumber));
+      const end = await pumpSession(
+        { stdin: flag(p, 'interactive') ? terminal : null, stdout: terminal, stderr: null, exited, resize: (cols, rows) => terminal.resize({ cols, rows }), close: () => terminal.destroy() },
+        { tty: true, stdin: flag(p, 'interactive') },
+      );
+      return end.kind === 'exited' ? end.status : 0;
+    }
     return statusOfExit(await proc, signalNumber);
   },
 };
