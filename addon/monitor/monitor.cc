@@ -6,9 +6,21 @@
 // poll() loop over the attach socket, its clients, the container's output, the init's pidfd
 // and the helper socket; timers are the loop's timeout. The protocol is in
 // addon/include/berth/protocol.h.
+//
+// A restart re-launches berth-init, which makes a new network namespace, empty but for a
+// loopback that is down: the first run was connected to its networks by the berth process
+// that created it, between create and start. So on a restart, once the new init is READY (set
+// up, blocked on the start fifo) and before the fifo is released, the monitor brings `lo` up
+// itself (MON_LOOPBACK: a container on `none`) or runs the engine's restart hook
+// (MON_RESTART_HOOK_ARG: node reconnecting the container's endpoints to the new namespace),
+// waiting for it with a timeout; nothing of the user's runs before its network is in place,
+// as on the first start, and a hook that fails makes the launch fail (the init is killed, the
+// error recorded, and the restart policy decides with its backoff).
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -44,6 +57,8 @@ constexpr int64_t kDrainMs = 2000;              // output still open this long a
 constexpr int64_t kBackoffStartMs = 100;        // Docker's restart delay: 100 ms, doubled,
 constexpr int64_t kBackoffMaxMs = 60 * 1000;    // at most a minute, reset after
 constexpr int64_t kStableMs = 10 * 1000;        // a run of ten seconds
+constexpr int64_t kHookTimeoutMs = 30 * 1000;   // the restart hook: node start, locks, netlink
+constexpr size_t kHookErrorMax = 2048;          // of its stderr, kept for monitor.json's error
 
 int64_t now_ms() {
   struct timespec ts;
@@ -256,6 +271,8 @@ struct Monitor {
   bool tty = false, open_stdin = false;
   uint32_t policy = 0, max_restarts = 0;
   std::vector<std::string> cleanup;
+  std::vector<std::string> restart_hook;  // argv; the new init's pid is appended
+  bool loopback = false;
   int init_memfd = -1;
 
   int caller = kCallerFd;  // until the first launch has exec'd
@@ -390,8 +407,135 @@ pid_t spawn_helper(int sock) {
   _exit(127);
 }
 
+// Brings `lo` up in the network namespace of `pid` (the new init, an unreaped child of ours, so
+// the pid is its). In a forked child, so the monitor itself never leaves its own namespace: the
+// child joins the container's, and SIOCSIFFLAGS acts in the namespace of the socket it made.
+bool loopback_up(pid_t pid, std::string* err) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/ns/net", pid);
+  int ns = open(path, O_RDONLY | O_CLOEXEC);
+  if (ns < 0) { *err = std::string("open ") + path + ": " + strerror(errno); return false; }
+  pid_t c = fork();
+  if (c == 0) {
+    if (setns(ns, CLONE_NEWNET) < 0) _exit(10);
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) _exit(11);
+    struct ifreq ifr = {};
+    strcpy(ifr.ifr_name, "lo");
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) _exit(12);
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) _exit(13);
+    _exit(0);
+  }
+  close(ns);
+  if (c < 0) { *err = std::string("fork: ") + strerror(errno); return false; }
+  int status = 0;
+  while (waitpid(c, &status, 0) < 0 && errno == EINTR) {}
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    *err = "bringing lo up in the container's network namespace failed (step " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")";
+    return false;
+  }
+  return true;
+}
+
+// Runs the restart hook with `pid` appended and waits for it (at most kHookTimeoutMs, then its
+// process group is killed). True when it exited 0; otherwise *err says why, with the start of
+// what it wrote to stderr. Blocks the loop meanwhile, as the launch itself does: attach clients
+// are served once it is done.
+bool run_restart_hook(pid_t pid, std::string* err) {
+  std::vector<std::string> args = M.restart_hook;
+  args.push_back(std::to_string(pid));
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(&a[0]);
+  argv.push_back(nullptr);
+  int errp[2];
+  if (pipe2(errp, O_CLOEXEC) < 0) { *err = "pipe"; return false; }
+  pid_t h = fork();
+  if (h == 0) {
+    setpgid(0, 0);  // its children (nft) are killed with it on a timeout
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull < 0) _exit(127);
+    dup2(devnull, 0);
+    dup2(devnull, 1);
+    dup2(errp[1], 2);
+    syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    char path[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    char* envp[] = {path, nullptr};
+    execve(argv[0], argv.data(), envp);
+    dprintf(2, "cannot run %s: %s", argv[0], strerror(errno));
+    _exit(127);
+  }
+  close(errp[1]);
+  if (h < 0) { close(errp[0]); *err = std::string("fork: ") + strerror(errno); return false; }
+  setpgid(h, h);  // also here, so a kill right after fork finds the group
+  int pfd = static_cast<int>(syscall(SYS_pidfd_open, h, 0));
+  if (pfd < 0) {
+    *err = std::string("pidfd_open: ") + strerror(errno);
+    kill(-h, SIGKILL);
+    kill(h, SIGKILL);
+    while (waitpid(h, nullptr, 0) < 0 && errno == EINTR) {}
+    close(errp[0]);
+    return false;
+  }
+  std::string out;
+  int64_t deadline = now_ms() + kHookTimeoutMs;
+  bool exited = false, timed_out = false;
+  siginfo_t si = {};
+  int rfd = errp[0];
+  while (!exited) {
+    struct pollfd p[2] = {{pfd, POLLIN, 0}, {rfd, POLLIN, 0}};
+    int64_t left = deadline - now_ms();
+    if (left <= 0) { timed_out = true; break; }
+    int n = poll(p, rfd >= 0 ? 2 : 1, static_cast<int>(left));
+    if (n < 0 && errno != EINTR) break;
+    if (n <= 0) continue;
+    if (rfd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      char buf[1024];
+      ssize_t r = read(rfd, buf, sizeof buf);
+      if (r > 0 && out.size() < kHookErrorMax) out.append(buf, std::min(static_cast<size_t>(r), kHookErrorMax - out.size()));
+      if (r == 0 || (r < 0 && errno != EINTR)) close_fd(&rfd);
+    }
+    if (p[0].revents & POLLIN) exited = true;
+  }
+  if (!exited) {
+    kill(-h, SIGKILL);
+    kill(h, SIGKILL);
+  }
+  while (waitid(static_cast<idtype_t>(P_PIDFD), pfd, &si, WEXITED) < 0 && errno == EINTR) {}
+  if (exited) kill(-h, SIGKILL);  // nothing of it may linger
+  close_fd(&pfd);
+  if (rfd >= 0) {  // what is left in the pipe, without waiting for a straggler holding it
+    set_nonblock(rfd);
+    char buf[1024];
+    ssize_t r;
+    while (out.size() < kHookErrorMax && (r = read(rfd, buf, sizeof buf)) > 0) out.append(buf, std::min(static_cast<size_t>(r), kHookErrorMax - out.size()));
+    close_fd(&rfd);
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  if (!timed_out && si.si_code == CLD_EXITED && si.si_status == 0) return true;
+  std::string why = timed_out ? "timed out after " + std::to_string(kHookTimeoutMs / 1000) + " s"
+                    : si.si_code == CLD_EXITED ? "exit status " + std::to_string(si.si_status)
+                    : "killed by signal " + std::to_string(si.si_status);
+  *err = "the restart hook failed (" + why + ")" + (out.empty() ? "" : ": " + out);
+  return false;
+}
+
+// What a restarted container's new network namespace needs before the start fifo is released.
+bool network_for_restart() {
+  std::string err;
+  if (M.loopback && !loopback_up(M.pid, &err)) { M.error = err; return false; }
+  if (!M.restart_hook.empty() && !run_restart_hook(M.pid, &err)) { M.error = err; return false; }
+  return true;
+}
+
 // One launch of the container: stdio, the helper, its frames up to READY. On a restart the
-// monitor also releases the start fifo. False (with M.error set) when it could not be set up.
+// monitor also gives the new network namespace what it needs (network_for_restart) and then
+// releases the start fifo. False (with M.error set) when it could not be set up.
 bool launch(bool first) {
   M.reaped = false;
   M.pid = 0;
@@ -471,6 +615,7 @@ bool launch(bool first) {
     else { M.out_fd[0] = got[0]; M.in_fd = dup(got[0]); for (size_t i = 1; i < got.size(); i++) close(got[i]); }
   }
   close_fd(&console[0]);
+  if (ready && !first) ready = network_for_restart();
   if (!ready) {
     close(sv[0]);
     if (M.pidfd >= 0) {  // it may have started: end it and reap it
@@ -727,11 +872,14 @@ bool decode_config(const std::string& payload) {
         break;
       case MON_CLEANUP_ARG: M.cleanup.push_back(s); break;
       case MON_START_FIFO: M.start_fifo = s; break;
+      case MON_RESTART_HOOK_ARG: M.restart_hook.push_back(s); break;
+      case MON_LOOPBACK: if (!get_u32(p, len, &v)) return false; M.loopback = v != 0; break;
       default: return false;
     }
     off += len;
   }
-  return off == payload.size() && !M.dir.empty() && M.dir[0] == '/' && !M.init_config.empty() && !M.log_path.empty();
+  return off == payload.size() && !M.dir.empty() && M.dir[0] == '/' && !M.init_config.empty() && !M.log_path.empty() &&
+         (M.restart_hook.empty() || M.restart_hook[0][0] == '/');
 }
 
 void report_error(const std::string& detail) {

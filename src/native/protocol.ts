@@ -47,6 +47,8 @@ export const MonitorTag = {
   RESTART: 6,
   CLEANUP_ARG: 7,
   START_FIFO: 8,
+  RESTART_HOOK_ARG: 9,
+  LOOPBACK: 10,
 } as const;
 
 /** Frames on a monitor's attach socket (`enum berth_attach_frame_type`). */

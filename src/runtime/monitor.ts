@@ -37,6 +37,16 @@ export interface MonitorOptions {
   restart?: RestartPolicy;
   /** A command (argv, absolute program path) the monitor execs in its own place after the container's last exit: how `--rm` removes it with no berth process alive. */
   cleanup?: string[];
+  /**
+   * A command (argv, absolute program path) the monitor runs on every restart, with the new
+   * init's pid appended, after the init is set up and before it may start the program: it
+   * must exit 0 within 30 seconds, or the restart counts as failed (the init is killed, the
+   * error recorded, the policy's backoff applies). A restarted init has a new, empty network
+   * namespace: this is how the engine reconnects it to the container's networks.
+   */
+  restartHook?: string[];
+  /** On every restart, bring `lo` up in the new init's network namespace (a container on `none`, whose namespace needs nothing else). */
+  loopback?: boolean;
 }
 
 /** The monitor's record of a container (`monitor.json`, written atomically at each change). */
@@ -116,6 +126,8 @@ export function monitorVia(options: MonitorOptions, payload: Buffer, ctx: { tty:
   restartRecord.writeUInt32LE(restart.maximumRetryCount ?? 0, 4);
   w.bytes(MonitorTag.RESTART, restartRecord);
   for (const arg of options.cleanup ?? []) w.str(MonitorTag.CLEANUP_ARG, arg);
+  for (const arg of options.restartHook ?? []) w.str(MonitorTag.RESTART_HOOK_ARG, arg);
+  if (options.loopback) w.bool(MonitorTag.LOOPBACK, true);
   const config = w.finish();
   return {
     spawn: () => native.spawnMonitor(),

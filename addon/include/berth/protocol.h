@@ -233,6 +233,16 @@ enum berth_monitor_tag {
                           // exit (--rm); absent: the monitor just exits
   MON_START_FIFO = 8,     // string: the start fifo named in the payload; re-made and written by
                           // the monitor itself on a restart
+  MON_RESTART_HOOK_ARG = 9,  // string, repeated: argv of a program the monitor runs (fork+exec,
+                          // stdout /dev/null, stderr captured, own process group) on every
+                          // restart, with the new init's pid appended, once berth-init is READY
+                          // and before the start fifo is released; the init is the monitor's
+                          // unreaped child meanwhile, so the pid cannot be reused. Exit 0 within
+                          // the hook timeout or the launch fails (init killed, error recorded,
+                          // the restart policy's backoff applies). How the engine reconnects the
+                          // new network namespace of a restarted container to its networks.
+  MON_LOOPBACK = 10,      // u32 bool: on a restart, bring `lo` up in the new init's network
+                          // namespace (a container on `none`, which no hook reconnects)
 };
 
 // Attach socket (MON_DIR/attach.sock, SOCK_STREAM): frames both ways, header as above.
