@@ -10,6 +10,14 @@
  * `dist/engine/detached-cleanup.js ROOT ID`) that it execs in its own place after the last
  * exit, so the container is removed with no other berth process alive. Should that fail (the
  * monitor killed, node missing), the next {@link Engine.open} removes it.
+ *
+ * Restarts: the monitor re-launches berth-init, which makes a new, empty network namespace,
+ * while the first run was connected to its networks by the berth process that created it. So
+ * a container with a restart policy on a network of its own (anything but `none` and `host`)
+ * gets a restart hook, node running `dist/engine/detached-restart.js ROOT ID PID`, which the
+ * monitor runs before it lets the new init start the program; it reconnects the container's
+ * endpoints (same address and host ports) to the new namespace. On `none` the monitor only
+ * brings `lo` up itself, so those restarts cost no node process.
  * @module
  */
 import { createReadStream, existsSync, statSync, watch } from 'node:fs';
@@ -23,6 +31,9 @@ import { EngineError } from './errors.js';
 
 /** `node dist/engine/detached-cleanup.js` (resolved from src/ and dist/ alike). */
 const CLEANUP_SCRIPT = fileURLToPath(new URL('../../dist/engine/detached-cleanup.js', import.meta.url));
+
+/** `node dist/engine/detached-restart.js` (resolved from src/ and dist/ alike). */
+const RESTART_SCRIPT = fileURLToPath(new URL('../../dist/engine/detached-restart.js', import.meta.url));
 
 /** One line of a container's json-file log. */
 export interface LogEntry {
@@ -107,14 +118,24 @@ export function checkDetachSettings(o: DetachSettings): void {
   if (policy.name !== 'no' && !o.detach) throw new EngineError('a restart policy needs a detached container (detach: true): only a monitor can restart it', 'EINVAL', 'restart');
 }
 
-/** What the monitor of a detached container is told. */
-export function monitorOptions(root: string, dir: string, id: string, o: DetachSettings): MonitorOptions {
+/**
+ * What the monitor of a detached container is told. With a restart policy: on `none` it brings
+ * `lo` up in each restarted init's namespace itself; on `host` nothing is needed; on any other
+ * network (bridge, user-defined) it runs the restart hook, which reconnects the new namespace
+ * to every network the container has an endpoint on at that time.
+ */
+export function monitorOptions(root: string, dir: string, id: string, o: DetachSettings & { network?: string }): MonitorOptions {
+  const restart = parseRestartPolicy(o.restart);
+  const network = o.network ?? 'bridge';
+  const restarts = restart.name !== 'no';
   return {
     dir,
     logPath: logPath(dir, id),
     openStdin: o.interactive ?? false,
-    restart: parseRestartPolicy(o.restart),
+    restart,
     ...(o.autoRemove ? { cleanup: [process.execPath, CLEANUP_SCRIPT, root, id] } : {}),
+    ...(restarts && network === 'none' ? { loopback: true } : {}),
+    ...(restarts && network !== 'none' && network !== 'host' ? { restartHook: [process.execPath, RESTART_SCRIPT, root, id] } : {}),
   };
 }
 

@@ -195,9 +195,19 @@ export class Engine {
     });
   }
 
-  /** Whether container `id` has a record and a live init (created, running or paused): its network endpoints are kept. */
+  /**
+   * Whether container `id` has a record and a live init (created, running or paused), or a live
+   * monitor that has not given up on it (restarting it, or running an init the runtime's record,
+   * which names the first, does not know): its network endpoints are kept, for the monitor's
+   * restart hook reconnects them.
+   */
   private async runsOrWaits(id: string): Promise<boolean> {
-    if ((await this.containerRecord(id)) === undefined) return false;
+    const rec = await this.containerRecord(id);
+    if (rec === undefined) return false;
+    if (rec.Options.detach) {
+      const d = detachedState(path.join(this.containersDir, id));
+      if (d?.monitored && d.status !== 'exited') return true;
+    }
     const rt = await Container.load(id, { root: this.runtimeRoot }).catch(() => undefined);
     return rt !== undefined && (await rt.status().catch(() => 'stopped')) !== 'stopped';
   }

@@ -7,6 +7,11 @@
  * user's runs yet): the init's network namespace is opened and the container is connected to
  * its network, which makes the veth, address and route inside that namespace (see
  * `src/network/index.ts`). Removing the container disconnects it from every network.
+ *
+ * A detached container restarted by its monitor runs in a new init with a new, empty network
+ * namespace; {@link reconnectNetworks} (run by the monitor's restart hook,
+ * `detached-restart.ts`, before the new init may start the program) gives it its endpoints
+ * again.
  * @module
  */
 import { openSync, closeSync } from 'node:fs';
@@ -16,6 +21,8 @@ import * as native from '../native/index.js';
 import { hostsContent, resolvConfContent } from '../network/etc-files.js';
 import { NetworkError } from '../network/errors.js';
 import type { NetworkManager } from '../network/manager.js';
+import type { EndpointRecord } from '../network/driver.js';
+import { loopbackUp } from '../network/netlink.js';
 import { parsePublish, type PortMapping } from '../network/publish.js';
 import type { Container } from '../runtime/container.js';
 import type { Spec } from '../runtime/spec.js';
@@ -80,7 +87,11 @@ export async function prepareNetwork(networks: NetworkManager, spec: Spec, optio
  * so the fd cannot be another process's namespace. The caller closes it.
  */
 export function openNetns(runtime: Container): number {
-  const pid = runtime.pid;
+  return openNetnsOf(runtime.pid);
+}
+
+/** {@link openNetns} of the process `pid`. */
+export function openNetnsOf(pid: number): number {
   const pidfd = native.pidfdOpen(pid);
   try {
     const fd = openSync(`/proc/${pid}/ns/net`, 'r');
@@ -109,5 +120,22 @@ export async function connectNetwork(
     });
   } finally {
     if (netns !== null) closeSync(netns);
+  }
+}
+
+/**
+ * Reconnects a restarted container (its new init is `pid`, created and not yet started) to the
+ * networks it has endpoints on, keeping addresses and host ports (see
+ * {@link NetworkManager.reconnect}); with no endpoint (all disconnected) its `lo` is still
+ * brought up, as the `none` network does.
+ */
+export async function reconnectNetworks(networks: NetworkManager, containerId: string, pid: number): Promise<EndpointRecord[]> {
+  const netns = openNetnsOf(pid);
+  try {
+    const eps = await networks.reconnect(containerId, netns);
+    if (eps.length === 0) await loopbackUp(netns);
+    return eps;
+  } finally {
+    closeSync(netns);
   }
 }

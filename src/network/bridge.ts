@@ -220,7 +220,7 @@ export class BridgeDriver implements NetworkDriver {
   async connect(net: NetworkRecord, req: EndpointRequest, ctx: DriverContext): ReturnType<NetworkDriver['connect']> {
     if (req.netns === null) throw new NetworkError('a bridge endpoint needs the container\'s network namespace', 'EINVAL', 'netns');
     const subnet = parseCidr(net.IPAM.Subnet!, 'subnet');
-    const ip = await ctx.ipam!.allocate(req.containerId);
+    const ip = await ctx.ipam!.allocate(req.containerId, req.ipAddress);
     const hostIf = `vberth${randomBytes(5).toString('hex').slice(0, 9)}`;
     let ports: PortMapping[] = [];
     try {

@@ -78,6 +78,8 @@ export interface EndpointRequest {
   ports: PortMapping[];
   /** The container's /etc/hosts on the host (rewritten as peers come and go), if any. */
   hostsPath?: string;
+  /** The address to give it (a reconnect after a restart keeps its address); default: the next free one. NetworkError EADDRINUSE (path `ip`) when another holds it. */
+  ipAddress?: string;
 }
 
 /** A container's endpoint on a network (`<network dir>/endpoints/<container id>.json`). */

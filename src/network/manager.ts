@@ -15,6 +15,10 @@
  * it; {@link NetworkManager.reconcile} (run by the engine's open) frees the addresses, port
  * rules and records of containers that are gone, remakes missing bridges, and removes an idle
  * default network.
+ *
+ * A container whose init is replaced (a restart by its monitor) has a new, empty network
+ * namespace: {@link NetworkManager.reconnect} gives it its endpoints again, keeping their
+ * addresses and published host ports.
  * @module
  */
 import { randomBytes } from 'node:crypto';
@@ -413,6 +417,67 @@ export class NetworkManager {
         if (net.Default === true && (await this.endpoints(net.Id)).length === 0) await this.removeLocked(net).catch(() => undefined);
         throw err;
       }
+    });
+  }
+
+  /**
+   * Reconnects container `containerId`, whose init was replaced by one with the new network
+   * namespace `netns` (a restart by its monitor), to every network it has an endpoint on, under
+   * the same lock as every other change. For each endpoint the driver undoes the old one (its
+   * veth died with the old namespace; its port rules go, its address is freed) and connects the
+   * new namespace with the same interface name, the same address (taken again at once: the lock
+   * is held) and the same host ports; the default route goes, as on the first connects, through
+   * the first endpoint (in interface order) with a gateway. Records keep their endpoint ids.
+   * Should the address have been taken meanwhile, another is given and peers' /etc/hosts are
+   * rewritten. Endpoints of drivers without a namespace of their own (`host`) are left alone.
+   * On failure the error is thrown: endpoints reconnected so far stay, the failing one keeps its
+   * record and (where it can) its address, so that a later reconnect tries again.
+   */
+  async reconnect(containerId: string, netns: number): Promise<EndpointRecord[]> {
+    const ifIndex = (name: string): number => Number(/^eth(\d+)$/.exec(name)?.[1] ?? Infinity);
+    return this.locked(async () => {
+      const mine = (await this.endpointsOf(containerId)).sort((a, b) => ifIndex(a.endpoint.Interface) - ifIndex(b.endpoint.Interface));
+      const out: EndpointRecord[] = [];
+      let routed = false;
+      for (const { network: net, endpoint: old } of mine) {
+        const driver = this.driver(net.Driver);
+        if (!driver.ownNamespace) {
+          out.push(old);
+          continue;
+        }
+        const ctx = this.context(net);
+        const request: EndpointRequest = {
+          containerId, containerName: old.ContainerName, hostname: old.Hostname, aliases: old.Aliases, netns,
+          ifname: old.Interface, defaultRoute: !routed && old.Gateway !== '', ports: old.Ports,
+          ...(old.HostsPath === undefined ? {} : { hostsPath: old.HostsPath }),
+        };
+        if (old.Gateway !== '') routed = true;
+        await driver.disconnect(net, old, ctx);
+        let ep: EndpointRecord;
+        try {
+          let made: Awaited<ReturnType<NetworkDriver['connect']>>;
+          try {
+            made = await driver.connect(net, old.IPAddress === '' ? request : { ...request, ipAddress: old.IPAddress }, ctx);
+          } catch (err) {
+            if (!(err instanceof NetworkError && err.code === 'EADDRINUSE' && err.path === 'ip')) throw err;
+            made = await driver.connect(net, request, ctx); // its address went to another: any free one
+          }
+          ep = { ...old, ...made };
+          try {
+            await writeStateFile(path.join(this.netDir(net.Id), 'endpoints', `${containerId}.json`), ep);
+          } catch (err) {
+            await driver.disconnect(net, ep, ctx).catch(() => undefined);
+            throw err;
+          }
+        } catch (err) {
+          // Keep the old record truthful: its address reserved again (no one took it meanwhile: the lock is held).
+          if (old.IPAddress !== '') await ctx.ipam?.allocate(containerId, old.IPAddress).catch(() => undefined);
+          throw err;
+        }
+        if (ep.IPAddress !== old.IPAddress) await this.rewriteHosts(net.Id);
+        out.push(ep);
+      }
+      return out;
     });
   }
 
