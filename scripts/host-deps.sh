@@ -1,9 +1,10 @@
 #!/bin/sh
-# Installs the Debian packages that berth's build, demo, tests (btrfs-progs for the btrfs driver's
-# loop-device file system; skopeo, podman and umoci for the image archive interop tests; docker-registry,
-# apache2-utils (htpasswd) and openssl for the registry tests, which start their own registries) and
-# benchmarks (runc, crun) use.
-# Idempotent; needs root (as .ci/run is). Using berth needs only the build tools.
+# Installs the Debian packages that berth's build, demo, tests and benchmarks use: the build tools;
+# nftables, which bridge networks need at run time; btrfs-progs for the btrfs driver's loop-device
+# test file system; skopeo, podman and umoci for the interop tests; docker-registry, apache2-utils
+# (htpasswd) and openssl for the registry tests, which start their own registries; tmux for the
+# interactive terminal tests; runc, crun and the CNI plugins for the benchmarks.
+# Idempotent; needs root (as .ci/run is). Using berth needs the build tools, and nftables for bridges.
 set -eu
 pkgs="busybox-static cmake g++ make python3 runc crun btrfs-progs nftables containernetworking-plugins skopeo podman umoci docker-registry apache2-utils openssl tmux"
 missing=""
