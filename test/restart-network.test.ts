@@ -129,6 +129,8 @@ describe('restarts keep the network', () => {
     const before = (await n.endpoints()).find((e) => e.ContainerId === server.id)!;
     expect(before.IPAddress).toMatch(/^10\.219\./);
     expect(await eventually(() => httpGet('127.0.0.1', port, '/index.html'), 5000, 'the first run to serve')).toBe('hello restart\n');
+    // The peer talks to it before the restart too: the host and the peer both cache its MAC.
+    expect((await sh(client, `timeout 3 wget -q -O- http://${before.IPAddress}/index.html`)).out).toBe('hello restart\n');
 
     // The first restart: its new init is running (the hook finished before the program started).
     await eventually(() => { const s = readMonitorState(server.dir); return s !== undefined && s.restartCount >= 1 && s.status === 'running'; }, 20_000, 'a restart');
@@ -143,8 +145,10 @@ describe('restarts keep the network', () => {
     expect(inspect.State.Pid).toBe(s.pid);
 
     // Same address on eth0, the default route and lo up, in the new namespace.
-    const inside = await sh(restarted, 'ip -o -4 addr show eth0; ip route; ip -o link show lo');
+    const inside = await sh(restarted, 'ip -o -4 addr show eth0; ip route; ip -o link show lo; cat /sys/class/net/eth0/address');
     expect(inside.out).toContain(`inet ${before.IPAddress}/24`);
+    // Its MAC too (derived from the address), so the host's and peers' neighbour caches stay right.
+    expect(inside.out).toContain(`02:42:${before.IPAddress.split('.').map((b) => Number(b).toString(16).padStart(2, '0')).join(':')}\n`);
     expect(inside.out).toContain(`default via ${n.record.IPAM.Gateway} dev eth0`);
     expect(inside.out).toMatch(/lo: <LOOPBACK,UP/);
     // The endpoint record: same address and host port, a new veth on the bridge, the old one gone.

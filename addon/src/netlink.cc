@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -44,6 +45,7 @@ struct Op {
   std::string name;           // the link
   std::string peer;           // veth peer name
   int peerNsFd = -1;          // veth peer's namespace (fd), -1: same as the link's
+  std::string peerMac;        // veth peer's MAC (6 bytes), empty: the kernel's random one
   int mtu = 0;                // 0: leave
   std::string master;         // bridge to enslave to ("" leave)
   int up = -1;                // -1 leave, 0 down, 1 up
@@ -249,6 +251,7 @@ bool Run(Sock& s, const Op& op, OpResult& out, Failure& fail) {
       m.Str(IFLA_IFNAME, op.peer);
       if (op.mtu) m.U32(IFLA_MTU, op.mtu);
       if (op.peerNsFd >= 0) m.U32(IFLA_NET_NS_FD, op.peerNsFd);
+      if (!op.peerMac.empty()) m.Attr(IFLA_ADDRESS, op.peerMac.data(), op.peerMac.size());
       m.End(peer);
       m.End(data);
       m.End(li);
@@ -533,6 +536,13 @@ Napi::Value Netlink(const Napi::CallbackInfo& info) {
       op.kind = OpKind::kVethAdd;
       op.peer = StrField(o, "peer");
       op.peerNsFd = IntField(o, "peerNetns", -1);
+      std::string mac = StrField(o, "peerMac");
+      if (!mac.empty()) {
+        unsigned b[6];
+        char tail;
+        if (sscanf(mac.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6) ThrowErrnoValue(env, EINVAL, "vethAdd", "peerMac");
+        for (unsigned x : b) op.peerMac += static_cast<char>(x);
+      }
       CheckName(env, op.name);
       CheckName(env, op.peer);
     } else if (kind == "linkSet") {

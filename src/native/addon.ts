@@ -62,6 +62,8 @@ export interface RawNetlinkOp {
   peer?: string;
   /** vethAdd: an fd of the namespace the peer is made in. */
   peerNetns?: number;
+  /** vethAdd: the peer's MAC address (`aa:bb:cc:dd:ee:ff`; default the kernel's random one). */
+  peerMac?: string;
   /** MTU. */
   mtu?: number;
   /** Bridge to enslave the link to. */

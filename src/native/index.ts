@@ -307,7 +307,7 @@ export function btrfsIsSubvolume(path: string): boolean {
 /** One rtnetlink operation for {@link netlink}; `ns: true` runs it in the target namespace. */
 export type NetlinkOp =
   | { op: 'bridgeAdd'; ns?: boolean; name: string; mtu?: number }
-  | { op: 'vethAdd'; ns?: boolean; name: string; peer: string; peerNetns?: number; mtu?: number; master?: string }
+  | { op: 'vethAdd'; ns?: boolean; name: string; peer: string; peerNetns?: number; peerMac?: string; mtu?: number; master?: string }
   | { op: 'linkSet'; ns?: boolean; name: string; up?: boolean; mtu?: number; master?: string; netns?: number; rename?: string }
   | { op: 'linkDel'; ns?: boolean; name: string; missingOk?: boolean }
   | { op: 'hairpin'; ns?: boolean; name: string; on: boolean }

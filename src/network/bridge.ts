@@ -2,7 +2,7 @@
  * The `bridge` driver: a Linux bridge per network holding the gateway address; each container
  * gets a veth pair whose host end is on the bridge (hairpin on) and whose other end is made
  * directly inside the container's network namespace as `eth0` (then `eth1`, ...) with its
- * address and the default route via the gateway. Addresses come from the network's
+ * address (and a MAC derived from it) and the default route via the gateway. Addresses come from the network's
  * {@link Ipam}; masquerade, isolation and published ports are rules in berth's nftables table.
  * The bridge forwards (and routes 127.0.0.0/8 to published ports) through its own per-device
  * sysctls, so the host's other interfaces are untouched unless `ipForward` asks for the global
@@ -64,6 +64,17 @@ async function setSysctl(key: string, value: string): Promise<void> {
 /** Routes of the host's main table that a network must not overlap (the default route aside). */
 async function hostRouteCidrs(): Promise<Cidr[]> {
   return (await listRoutes()).filter((r) => r.table === 254 && r.prefix > 0 && r.type === 1).map((r) => ({ base: parseIp(r.dst, 'route'), prefix: r.prefix }));
+}
+
+/**
+ * The container end's MAC address, derived from its IPv4 address as Docker's bridge did
+ * (`02:42:` and the four bytes; locally administered, unicast). An endpoint remade with the
+ * same address (a restarted container, whose new namespace gets a new veth) so keeps its MAC,
+ * and the neighbour caches of the host and of peers, which map the address to it, stay right;
+ * with a random MAC they would send to the old one until their entries expire (seconds).
+ */
+function macOf(ip: string): string {
+  return ['02', '42', ...ip.split('.').map((b) => Number(b).toString(16).padStart(2, '0'))].join(':');
 }
 
 /** The bridge driver. */
@@ -225,7 +236,7 @@ export class BridgeDriver implements NetworkDriver {
     let ports: PortMapping[] = [];
     try {
       await addVethEndpoint({
-        hostIf, peerIf: req.ifname, netns: req.netns, bridge: net.Options.bridge!, mtu: Number(net.Options.mtu ?? DEFAULT_MTU),
+        hostIf, peerIf: req.ifname, netns: req.netns, bridge: net.Options.bridge!, mtu: Number(net.Options.mtu ?? DEFAULT_MTU), peerMac: macOf(ip),
         address: ip, prefix: subnet.prefix, ...(req.defaultRoute ? { gateway: net.IPAM.Gateway! } : {}),
       });
       if (req.ports.length > 0) ports = await ctx.hostLocked(() => this.publish(net, req, ip, ctx));

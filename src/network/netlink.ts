@@ -40,6 +40,8 @@ export interface VethEndpoint {
   hostIf: string;
   /** The container end's name, made inside `netns`. */
   peerIf: string;
+  /** The container end's MAC address (default: the kernel's random one). */
+  peerMac?: string;
   /** An fd of the container's network namespace. */
   netns: number;
   /** The bridge. */
@@ -62,7 +64,7 @@ export interface VethEndpoint {
  */
 export async function addVethEndpoint(e: VethEndpoint): Promise<void> {
   const ops: NetlinkOp[] = [
-    { op: 'vethAdd', name: e.hostIf, peer: e.peerIf, peerNetns: e.netns, master: e.bridge, mtu: e.mtu },
+    { op: 'vethAdd', name: e.hostIf, peer: e.peerIf, peerNetns: e.netns, master: e.bridge, mtu: e.mtu, ...(e.peerMac === undefined ? {} : { peerMac: e.peerMac }) },
     { op: 'hairpin', name: e.hostIf, on: true },
     { op: 'linkSet', name: e.hostIf, up: true },
     { op: 'linkSet', ns: true, name: 'lo', up: true },
