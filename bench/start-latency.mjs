@@ -11,9 +11,8 @@
 // over --rounds rounds (runtimes interleaved, order rotated each round). Then: the memory of a
 // created-but-not-started container (Pss/Rss of its init, and kernel objects from /proc/meminfo
 // over --mem-count of them), and this process's RSS before/after --rss-runs berth runs.
-// Cgroups: berth creates none yet; runc and crun create one per container in every v1
-// hierarchy (runc cannot be told not to); "crun, no cgroup" (--cgroup-manager=disabled) is the
-// like-for-like row. It all runs in a private mount namespace with a tmpfs over
+// Cgroups: all three create one per container in every v1 hierarchy, so "crun" is the
+// like-for-like row; "crun, no cgroup" (--cgroup-manager=disabled) shows what crun's cgroup costs. It all runs in a private mount namespace with a tmpfs over
 // /sys/fs/cgroup/unified, since crun refuses this host's hybrid cgroup layout otherwise.
 // State roots are on tmpfs (/run) for all, as the runtimes' defaults (/run/runc, /run/crun) are.
 // /dev is not a tmpfs in the config, so all three mknod devices into the bundle's rootfs/dev:
@@ -82,7 +81,7 @@ async function main() {
     spec.linux.namespaces = ['pid', 'mount', 'uts', 'ipc', 'network'].map((type) => ({ type }));
     spec.linux.maskedPaths = [];
     spec.linux.readonlyPaths = [];
-    delete spec.linux.resources; // runc/crun then apply their default device rules; berth has no cgroup yet
+    delete spec.linux.resources; // all three then apply their default device rules
     await writeFile(path.join(bundles[0], 'config.json'), JSON.stringify(spec, null, 2));
     for (const b of bundles.slice(1)) execFileSync('cp', ['-a', bundles[0], b]);
     let n = 0;

@@ -17,10 +17,37 @@ const REFUSED = new Set(['EINVAL', 'EBUSY', 'ERANGE', 'EOVERFLOW', 'ENOSPC', 'EP
 
 /** Writes `value` to `dir/file` in one write; `field` names the resource for error messages. */
 export async function writeCgroupFile(dir: string, file: string, value: string, field?: string): Promise<void> {
-  const full = path.join(dir, file);
-  let fd: number;
+  const fd = openForWrite(dir, file, field);
   try {
-    fd = openSync(full, fsc.O_WRONLY | fsc.O_TRUNC);
+    writeValue(fd, path.join(dir, file), value, field);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Writes several values, each in one write(2) and in order, to files of the cgroup at `dir`,
+ * opening each file once (devices.allow/devices.deny take a dozen rules a container). The
+ * first failure is thrown, as by {@link writeCgroupFile}; the files are closed either way.
+ */
+export async function writeCgroupValues(dir: string, writes: ReadonlyArray<{ file: string; value: string }>, field?: string): Promise<void> {
+  const fds = new Map<string, number>();
+  try {
+    for (const { file, value } of writes) {
+      let fd = fds.get(file);
+      if (fd === undefined) fds.set(file, (fd = openForWrite(dir, file, field)));
+      writeValue(fd, path.join(dir, file), value, field);
+    }
+  } finally {
+    for (const fd of fds.values()) closeSync(fd);
+  }
+}
+
+/** Opens `dir/file` O_WRONLY|O_TRUNC; a missing file names the controller it would belong to. */
+function openForWrite(dir: string, file: string, field?: string): number {
+  const full = path.join(dir, file);
+  try {
+    return openSync(full, fsc.O_WRONLY | fsc.O_TRUNC);
   } catch (err) {
     const code = errnoCode(err);
     if (code === 'ENOENT') {
@@ -28,6 +55,10 @@ export async function writeCgroupFile(dir: string, file: string, value: string, 
     }
     throw new CgroupError(`${code}: cannot open ${full}: ${(err as Error).message}`, { code, path: full, cause: err });
   }
+}
+
+/** One write(2) of `value`; a value the kernel refuses is a CgroupLimitError naming `field`. */
+function writeValue(fd: number, full: string, value: string, field?: string): void {
   try {
     writeSync(fd, value);
   } catch (err) {
@@ -36,8 +67,6 @@ export async function writeCgroupFile(dir: string, file: string, value: string, 
       throw new CgroupLimitError(`${code}: the kernel refused ${JSON.stringify(value)} for ${full}`, field, full, code);
     }
     throw new CgroupError(`${code}: cannot write ${JSON.stringify(value)} to ${full}${field ? ` (${field})` : ''}`, { code, path: full, cause: err });
-  } finally {
-    closeSync(fd);
   }
 }
 

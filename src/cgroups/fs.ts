@@ -12,7 +12,7 @@ import { v1Limit } from './convert.js';
 import { DeviceEmulator, ruleText } from './devices.js';
 import { CgroupError, CgroupLimitError } from './errors.js';
 import {
-  fileExists, makeCgroupDir, parseKeyValues, parseNumbers, parseValue, readCgroupFile, readOptional, removeCgroupDir, writeCgroupFile,
+  fileExists, makeCgroupDir, parseKeyValues, parseNumbers, parseValue, readCgroupFile, readOptional, removeCgroupDir, writeCgroupFile, writeCgroupValues,
 } from './files.js';
 import type { CgroupMode } from './host.js';
 import type { CgroupManager, FreezerState, OomEvent, OomWatch } from './manager.js';
@@ -118,9 +118,8 @@ export class FsManager implements CgroupManager {
     const d = this.need('devices', field);
     const target = DeviceEmulator.fromRules(rules, field);
     const current = DeviceEmulator.fromList(await readCgroupFile(d, 'devices.list'));
-    for (const rule of current.transition(target)) {
-      await writeCgroupFile(d, rule.allow ? 'devices.allow' : 'devices.deny', ruleText(rule), field);
-    }
+    const writes = current.transition(target).map((rule) => ({ file: rule.allow ? 'devices.allow' : 'devices.deny', value: ruleText(rule) }));
+    await writeCgroupValues(d, writes, field);
   }
 
   /** Writes the memory limits, memsw before or after the limit as the kernel needs (runc's order). */
@@ -461,20 +460,32 @@ export function hugetlbSizes(files: readonly string[], suffix: string): string[]
   return files.filter((f) => f.startsWith('hugetlb.') && f.endsWith(suffix)).map((f) => f.slice('hugetlb.'.length, -suffix.length)).filter((s) => !s.includes('.'));
 }
 
-/** Copies cpuset.cpus and cpuset.mems down from the nearest configured ancestor to every empty level (a new v1 cpuset is empty and refuses tasks). */
+/**
+ * Copies cpuset.cpus and cpuset.mems down from the nearest configured ancestor to every empty
+ * level (a new v1 cpuset is empty and refuses tasks). Each level's files are read once, on the
+ * way up; the values found are written on the way down.
+ */
 async function fillCpuset(leaf: string): Promise<void> {
-  const chain: string[] = [];
+  const chain: Array<{ dir: string; cpus: string; mems: string }> = [];
+  let found: { cpus: string; mems: string } | null = null;
   for (let d = leaf; ; d = path.dirname(d)) {
     const [cpus, mems] = await Promise.all([readOptional(d, 'cpuset.cpus'), readOptional(d, 'cpuset.mems')]);
     if (cpus === null || mems === null) break;
-    if (cpus.trim() !== '' && mems.trim() !== '') break;
-    chain.push(d);
+    const level = { dir: d, cpus: cpus.trim(), mems: mems.trim() };
+    if (level.cpus !== '' && level.mems !== '') {
+      found = level;
+      break;
+    }
+    chain.push(level);
     if (d === '/') break;
   }
-  for (const d of chain.reverse()) {
-    const parent = path.dirname(d);
-    for (const f of ['cpuset.cpus', 'cpuset.mems']) {
-      if ((await readCgroupFile(d, f)).trim() === '') await writeCgroupFile(d, f, (await readCgroupFile(parent, f)).trim());
-    }
+  if (!found) return; // nothing to copy: joining will fail with ENOSPC, naming the cgroup
+  let above = found;
+  for (const level of chain.reverse()) {
+    const cpus = level.cpus === '' ? above.cpus : level.cpus;
+    const mems = level.mems === '' ? above.mems : level.mems;
+    if (level.cpus === '') await writeCgroupFile(level.dir, 'cpuset.cpus', cpus);
+    if (level.mems === '') await writeCgroupFile(level.dir, 'cpuset.mems', mems);
+    above = { cpus, mems };
   }
 }

@@ -4,7 +4,7 @@
  * can load and manage it.
  * @module
  */
-import { promises as fs, accessSync, closeSync, constants as fsc, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { promises as fs, accessSync, closeSync, constants as fsc, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { Cgroup, type CgroupStats } from '../cgroups/index.js';
 import { BerthError, ConfigError, ContainerStateError } from '../errors.js';
@@ -127,7 +127,7 @@ export class Container {
   static async create(options: CreateOptions): Promise<Container> {
     const store = new StateStore(options.root);
     const bundle = path.resolve(options.bundle ?? '.');
-    const spec = validateSpec(options.spec ?? (await readBundleConfig(bundle)));
+    const spec = validateSpec(options.spec ?? readBundleConfig(bundle));
     const rootfs = path.resolve(bundle, spec.root!.path);
     await checkRootfs(rootfs);
     const cgroupPlan = planContainerCgroup(spec, options.id);
@@ -271,7 +271,11 @@ export class Container {
   /** The OCI state of the container. */
   async state(): Promise<State> {
     await this.assertExists('state');
-    const status = await this.status();
+    return this.stateAt(await this.status());
+  }
+
+  /** The OCI state for a status just read. */
+  private stateAt(status: ContainerStatus): State {
     return {
       ociVersion: this.record.config.ociVersion,
       id: this.id,
@@ -289,7 +293,7 @@ export class Container {
     if (status !== 'created') {
       throw new ContainerStateError(`container ${this.id} cannot start: it is ${status}`, { code: 'EINVAL', stage: 'start' });
     }
-    const state = await this.state();
+    const state = this.stateAt(status);
     const fifo = this.store.fifoPath(this.id);
     let fd: number;
     try {
@@ -580,12 +584,12 @@ async function discardLaunched(launched: Launched, init: ContainerProcess | null
   }
 }
 
-/** Reads and parses `<bundle>/config.json` with errors that name the file. */
-async function readBundleConfig(bundle: string): Promise<unknown> {
+/** Reads and parses `<bundle>/config.json` with errors that name the file (read synchronously: a config is a few KiB, and a trip through libuv's thread pool cost more than the read). */
+function readBundleConfig(bundle: string): unknown {
   const file = path.join(bundle, 'config.json');
   let text: string;
   try {
-    text = await fs.readFile(file, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
     throw new ConfigError(`cannot read ${file}: ${code}`, 'config.json', code);

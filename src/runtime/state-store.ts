@@ -150,8 +150,25 @@ export class StateStore {
     }
   }
 
-  /** Removes a container's state directory (missing is fine). */
+  /**
+   * Removes a container's state directory (missing is fine): state.json, then the directory
+   * (a started container has nothing else); only a directory holding more (the start fifo of
+   * a container never started) is walked: fs.rmSync's walk costs ~0.2 ms even for one file.
+   */
   async remove(id: string): Promise<void> {
-    fs.rmSync(this.dir(id), { recursive: true, force: true });
+    const dir = this.dir(id);
+    try {
+      fs.unlinkSync(path.join(dir, 'state.json'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    try {
+      fs.rmdirSync(dir);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }
 }
