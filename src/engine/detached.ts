@@ -308,9 +308,15 @@ export function formatLogEntry(e: LogEntry, options: { timestamps?: boolean } = 
 
 /** Attaches to a detached container's monitor (`docker attach`); ENOTCONN when nothing runs it now. */
 export async function attachDetached(dir: string, name: string, options: { stdin?: boolean; stdout?: boolean; stderr?: boolean }): Promise<MonitorSession> {
+  const notRunning = (cause?: unknown): ContainerStateError =>
+    new ContainerStateError(`cannot attach to container ${name}: it is not running`, { code: 'ENOTCONN', stage: 'attach', cause });
+  // The monitor writes its first state just after it relays READY, so a container created a
+  // moment ago may have none yet: then its attach socket (bound before the launch) decides.
   const s = readMonitorState(dir);
-  if (!monitorAlive(s) || s!.status === 'exited') {
-    throw new ContainerStateError(`cannot attach to container ${name}: it is not running`, { code: 'ENOTCONN', stage: 'attach' });
+  if (s !== undefined && (!monitorAlive(s) || s.status === 'exited')) throw notRunning();
+  try {
+    return await attachMonitor(dir, options);
+  } catch (err) {
+    throw notRunning(err);
   }
-  return attachMonitor(dir, options);
 }

@@ -117,11 +117,14 @@ const run: Command = {
   },
 };
 
-/** Waits until the monitor of an `--rm` container has removed it. */
+/**
+ * Removes an `--rm` container that ran in the foreground once it has exited, without waiting
+ * for its monitor to do it (which starts another Node process); the monitor's own removal, for
+ * when this process is gone, finds nothing left.
+ */
 async function waitRemoved(c: EngineContainer): Promise<void> {
   if ((await c.status()) === 'running') return; // detached from: it goes on
-  await waitMonitorGone(c.dir);
-  await c.remove({ force: true }).catch(() => undefined);
+  await c.remove({ force: true }).catch(async () => waitMonitorGone(c.dir));
 }
 
 /** `berth start`. */
