@@ -3,32 +3,20 @@
 // and 127 for the command's), and one-line errors that name the thing at fault.
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, openSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBusyboxRootfs } from '../src/index.js';
 import { removeIdleCgroupParents } from './support.js';
+import { BERTH_BIN, berthRunner } from './cli-support.js';
 
-const BIN = path.resolve('bin/berth');
+const BIN = BERTH_BIN;
 let dir: string;
 let root: string;
-let calls = 0;
 
-/** Runs `berth --root <test root> ...args`; output goes to files, since containers may inherit it. */
-async function berth(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const out = path.join(dir, `out-${calls}`);
-  const err = path.join(dir, `err-${calls++}`);
-  const [o, e] = [openSync(out, 'w'), openSync(err, 'w')];
-  try {
-    const child = spawn(BIN, ['--root', root, ...args], { stdio: ['ignore', o, e], env: { ...process.env, BERTH_CONFIG: path.join(dir, 'config.json') } });
-    const [code] = (await once(child, 'exit')) as [number | null];
-    return { code, stdout: await fs.readFile(out, 'utf8'), stderr: await fs.readFile(err, 'utf8') };
-  } finally {
-    closeSync(o);
-    closeSync(e);
-  }
-}
+/** Runs `berth --root <test root> ...args` with the test's config file. */
+const berth = berthRunner(() => ({ dir, args: ['--root', root], env: { BERTH_CONFIG: path.join(dir, 'config.json') } }));
 
 describe('berth CLI', () => {
   beforeAll(async () => {

@@ -7,22 +7,18 @@
 // route or nftables rule of these networks is left.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBusyboxRootfs, Engine, Ipam, NetworkError, type EngineContainer, type Network } from '../src/index.js';
-import { collect, removeIdleCgroupParents } from './support.js';
+import { removeIdleCgroupParents } from './support.js';
+import { freePort } from './registry-support.js';
+import { freeSubnets, hostRoutes, httpGet, sh } from './network-support.js';
 
 const distIndex = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
-/** The host's IPv4 routes (every table) as `dst/prefix dev`. */
-function hostRoutes(): Array<{ dst: string; dev: string }> {
-  const rows = JSON.parse(execFileSync('ip', ['-j', '-4', 'route', 'show', 'table', 'all']).toString()) as Array<{ dst: string; dev?: string }>;
-  return rows.map((r) => ({ dst: r.dst, dev: r.dev ?? '' }));
-}
 
 /**
  * The host's network state that this file's networks (all in 10.213.0.0/16) account for, as
@@ -42,38 +38,8 @@ function hostState(): string {
   return JSON.stringify({ links: mine.map((l) => `${l.ifname}@${l.master ?? ''}`).sort(), addrs, routes, nft });
 }
 
-/** `n` /24 subnets in 10.213.0.0/16 that overlap no host route. */
-function freeSubnets(n: number): string[] {
-  const used = hostRoutes().map((r) => r.dst);
-  const out: string[] = [];
-  for (let i = 10; out.length < n && i < 250; i++) {
-    const cand = `10.213.${i}`;
-    if (!used.some((d) => d === 'default' ? false : d.startsWith(`${cand}.`) || d === '10.0.0.0/8' || d === '10.213.0.0/16')) out.push(`${cand}.0/24`);
-  }
-  return out;
-}
 
-/** A free TCP port on 127.0.0.1. */
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
-/** GET http://host:port/path, resolving the body (rejects after `timeout` ms). */
-function httpGet(host: string, port: number, p = '/', timeout = 3000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host, port, path: p, timeout }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(body));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
 
 /** Retries `fn` until it resolves (or `ms` pass). */
 async function eventually<T>(fn: () => Promise<T>, ms = 5000): Promise<T> {
@@ -88,12 +54,6 @@ async function eventually<T>(fn: () => Promise<T>, ms = 5000): Promise<T> {
   }
 }
 
-/** Runs `sh -c script` in a running container; exit code and output. */
-async function sh(c: EngineContainer, script: string): Promise<{ code: number | null; out: string }> {
-  const p = c.exec({ args: ['sh', '-c', script], stdio: ['ignore', 'pipe', 'pipe'] });
-  const [out, err, r] = await Promise.all([collect(p.stdout), collect(p.stderr), p]);
-  return { code: r.exitCode, out: out + err };
-}
 
 /** A busybox httpd serving `hello <tag>` at /index.html, in the foreground. */
 function httpdCmd(tag: string): string[] {
@@ -112,7 +72,7 @@ describe('networks', () => {
     const tar = execFileSync('tar', ['-C', rootfs, '-c', '.'], { maxBuffer: 64 << 20 });
     engine = await Engine.open({ root: path.join(dir, 'root'), storageDriver: 'overlay2', bridge: { ipForward: false } });
     await engine.import(tar, { reference: 'bb:net', config: { Cmd: ['sh'] } });
-    subnets = freeSubnets(6);
+    subnets = freeSubnets(213, 6);
     expect(subnets).toHaveLength(6);
   }, 60_000);
 

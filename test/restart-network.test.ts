@@ -9,53 +9,18 @@
 import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBusyboxRootfs, Engine, readMonitorState, type EngineContainer, type Network } from '../src/index.js';
+import { createBusyboxRootfs, Engine, readMonitorState, type Network } from '../src/index.js';
 import { monitorOptions } from '../src/engine/detached.js';
-import { collect, removeIdleCgroupParents } from './support.js';
+import { removeIdleCgroupParents } from './support.js';
+import { freePort } from './registry-support.js';
+import { freeSubnets, hostRoutes, httpGet, sh } from './network-support.js';
 
-/** The host's IPv4 routes (every table) as `dst dev`. */
-function hostRoutes(): Array<{ dst: string; dev: string }> {
-  const rows = JSON.parse(execFileSync('ip', ['-j', '-4', 'route', 'show', 'table', 'all']).toString()) as Array<{ dst: string; dev?: string }>;
-  return rows.map((r) => ({ dst: r.dst, dev: r.dev ?? '' }));
-}
 
-/** `n` /24 subnets in 10.219.0.0/16 that overlap no host route. */
-function freeSubnets(n: number): string[] {
-  const used = hostRoutes().map((r) => r.dst);
-  const out: string[] = [];
-  for (let i = 20; out.length < n && i < 250; i++) {
-    const cand = `10.219.${i}`;
-    if (!used.some((d) => d === 'default' ? false : d.startsWith(`${cand}.`) || d === '10.0.0.0/8' || d === '10.219.0.0/16')) out.push(`${cand}.0/24`);
-  }
-  return out;
-}
 
-/** A free TCP port on 127.0.0.1. */
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
-/** GET http://host:port/path, resolving the body. */
-function httpGet(host: string, port: number, p = '/', timeout = 3000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host, port, path: p, timeout }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(body));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
 
 /** Polls `fn` until it returns a truthy value (or throws after `ms`). */
 async function eventually<T>(fn: () => T | Promise<T>, ms: number, what: string): Promise<T> {
@@ -68,12 +33,6 @@ async function eventually<T>(fn: () => T | Promise<T>, ms: number, what: string)
   }
 }
 
-/** Runs `sh -c script` in a running container; exit code and output. */
-async function sh(c: EngineContainer, script: string): Promise<{ code: number | null; out: string }> {
-  const p = c.exec({ args: ['sh', '-c', script], stdio: ['ignore', 'pipe', 'pipe'] });
-  const [out, err, r] = await Promise.all([collect(p.stdout), collect(p.stderr), p]);
-  return { code: r.exitCode, out: out + err };
-}
 
 /** Links of the host: name and bridge. */
 function hostLinks(): Array<{ ifname: string; master?: string }> {
@@ -94,7 +53,7 @@ describe('restarts keep the network', () => {
     const tar = execFileSync('tar', ['-C', rootfs, '-c', '.'], { maxBuffer: 64 << 20 });
     engine = await Engine.open({ root, storageDriver: 'overlay2', bridge: { ipForward: false } });
     await engine.import(tar, { reference: 'bb:restart', config: { Cmd: ['sh'] } });
-    subnets = freeSubnets(2);
+    subnets = freeSubnets(219, 2, 20);
     expect(subnets).toHaveLength(2);
   }, 60_000);
 

@@ -5,36 +5,24 @@
 // process that started it. (run -it is driven through tmux in berth-interactive.test.ts.)
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, openSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBusyboxRootfs } from '../src/index.js';
 import { ensureRegistryBinary, startRegistry, type RunningRegistry } from './registry-support.js';
 import { removeIdleCgroupParents } from './support.js';
+import { BERTH_BIN, berthRunner } from './cli-support.js';
 
-const BIN = path.resolve('bin/berth');
+const BIN = BERTH_BIN;
 const haveRegistry = ensureRegistryBinary();
 let dir: string;
 let root: string;
 let registry: RunningRegistry;
 let image: string;
-let calls = 0;
 
 /** Runs `berth` against the test's root, with its registry reachable over plain HTTP. */
-async function berth(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const out = path.join(dir, `out-${calls}`);
-  const err = path.join(dir, `err-${calls++}`);
-  const [o, e] = [openSync(out, 'w'), openSync(err, 'w')];
-  try {
-    const child = spawn(BIN, ['--root', root, '--insecure-registry', registry.host, ...args], { stdio: ['ignore', o, e], env: { ...process.env, BERTH_CONFIG: path.join(dir, 'config.json'), DOCKER_CONFIG: dir } });
-    const [code] = (await once(child, 'exit')) as [number | null];
-    return { code, stdout: await fs.readFile(out, 'utf8'), stderr: await fs.readFile(err, 'utf8') };
-  } finally {
-    closeSync(o);
-    closeSync(e);
-  }
-}
+const berth = berthRunner(() => ({ dir, args: ['--root', root, '--insecure-registry', registry.host], env: { BERTH_CONFIG: path.join(dir, 'config.json'), DOCKER_CONFIG: dir } }));
 
 describe.skipIf(!haveRegistry)('the seed walkthrough', () => {
   beforeAll(async () => {

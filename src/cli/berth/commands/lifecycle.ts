@@ -9,7 +9,8 @@ import { flag, str } from '../argv.js';
 import type { CliContext, Command } from '../command.js';
 import { UsageError } from '../errors.js';
 import { statusOfExit } from '../exit-status.js';
-import { RUN_OPTIONS, runRequest } from '../run-options.js';
+import { RUN_OPTIONS, runRequest, type RunRequest } from '../run-options.js';
+import type { CreateContainerOptions } from '../../../engine/engine.js';
 import { pumpSession } from '../terminal-io.js';
 import { waitMonitorGone } from '../../../engine/detached.js';
 import { ImageError } from '../../../image/errors.js';
@@ -58,6 +59,18 @@ async function attached(c: EngineContainer, opts: { tty: boolean; stdin: boolean
   return statusOfExit(await c.wait(), signalNumber);
 }
 
+/** The engine options of `run`/`create`: every container runs under a monitor (logs, exit status, restarts, --rm). */
+function createOptions(req: RunRequest): CreateContainerOptions {
+  return {
+    ...req.options,
+    detach: true,
+    tty: req.tty,
+    interactive: req.interactive,
+    autoRemove: req.autoRemove,
+    ...(req.restart === undefined ? {} : { restart: req.restart }),
+  };
+}
+
 /** The terminal size of this process's stdout, for a container's console. */
 function consoleSize(): { cols: number; rows: number } | undefined {
   return process.stdout.isTTY ? { cols: process.stdout.columns, rows: process.stdout.rows } : undefined;
@@ -72,14 +85,7 @@ const create: Command = {
   async run(ctx, p) {
     const req = runRequest(p, ctx.settings.dns);
     await ensureImage(ctx, req.image);
-    const c = await (await ctx.engine()).create(req.image, {
-      ...req.options,
-      detach: true,
-      tty: req.tty,
-      interactive: req.interactive,
-      autoRemove: req.autoRemove,
-      ...(req.restart === undefined ? {} : { restart: req.restart }),
-    });
+    const c = await (await ctx.engine()).create(req.image, createOptions(req));
     ctx.out(`${c.id}\n`);
     return 0;
   },
@@ -97,15 +103,7 @@ const run: Command = {
     await ensureImage(ctx, req.image);
     const engine = await ctx.engine();
     const size = consoleSize();
-    const c = await engine.create(req.image, {
-      ...req.options,
-      detach: true,
-      tty: req.tty,
-      interactive: req.interactive,
-      autoRemove: req.autoRemove,
-      ...(req.restart === undefined ? {} : { restart: req.restart }),
-      ...(req.tty && size !== undefined ? { consoleSize: size } : {}),
-    });
+    const c = await engine.create(req.image, { ...createOptions(req), ...(req.tty && size !== undefined ? { consoleSize: size } : {}) });
     if (req.detach) {
       await c.start();
       ctx.out(`${c.id}\n`);
