@@ -6,6 +6,7 @@
 // and to the containers and networks made here; afterAll checks that no link, address,
 // route or nftables rule of these networks is left.
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -262,13 +263,25 @@ describe('networks', () => {
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     process.kill(pid, 'SIGKILL'); // the container dies too (its init is its own process)
+    // A signal is delivered asynchronously: wait until the init is dead (gone, or a zombie its
+    // new parent, pid 1, has not reaped yet) before the next open looks.
+    const dead = (): boolean => {
+      try {
+        return /^\d+ \(.*\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return true;
+      }
+    };
+    for (const until = Date.now() + 5000; !dead() && Date.now() < until; ) await new Promise((r) => setTimeout(r, 10));
     const reopened = await Engine.open({ root, bridge: { ipForward: false } });
     const net2 = await reopened.networks.get('t-crash');
     expect(await net2.endpoints()).toEqual([]);
     expect(await new Ipam(path.join(root, 'network', 'networks', n.id), n.record.IPAM.Subnet!, n.record.IPAM.Gateway!).allocations()).toEqual({});
-    // The veth went with the container's namespace.
-    const links = JSON.parse(execFileSync('ip', ['-j', 'link']).toString()) as Array<{ ifname: string; master?: string }>;
-    expect(links.filter((l) => l.master === n.record.Options.bridge)).toEqual([]);
+    // The veth went with the container's namespace (which the kernel tears down a moment later).
+    const onBridge = (): Array<{ ifname: string; master?: string }> =>
+      (JSON.parse(execFileSync('ip', ['-j', 'link']).toString()) as Array<{ ifname: string; master?: string }>).filter((l) => l.master === n.record.Options.bridge);
+    for (const until = Date.now() + 5000; onBridge().length > 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
+    expect(onBridge()).toEqual([]);
     for (const c of await reopened.containers()) await c.remove({ force: true });
     await net2.remove();
   }, 60_000);
