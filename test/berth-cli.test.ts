@@ -4,6 +4,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -149,7 +150,15 @@ describe('berth CLI', () => {
   }, 30_000);
 
   it('gives one-line errors and status 125 for bad input', async () => {
+    // A host port this test holds.
+    const holder = net.createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
+    const held = (holder.address() as net.AddressInfo).port;
     const cases: Array<[string[], RegExp]> = [
+      [['run', '-p', `127.0.0.1:${held}:80`, 'busybox', 'true'], new RegExp(`^berth: .*127\\.0\\.0\\.1:${held}.*(in use|EADDRINUSE)`, 'i')],
+      [['run', '-p', '70000:80', 'busybox', 'true'], /^berth: .*70000/],
+      [['run', '-p', '80/sctp', 'busybox', 'true'], /^berth: .*sctp/],
+      [['run', '--network', 'nosuchnet', 'busybox', 'true'], /^berth: .*nosuchnet/],
       [['run', 'nosuch:image'], /^Unable to find image 'nosuch:image' locally\n[\s\S]*berth: cannot reach registry registry-1.docker.io/],
       [['run', 'Bad:Name!'], /^berth: invalid reference "Bad:Name!"/],
       [['run', '--bogus', 'busybox'], /^berth: unknown flag: --bogus\nSee 'berth run --help'.\n$/],
@@ -166,6 +175,7 @@ describe('berth CLI', () => {
       expect(r.code, args.join(' ')).toBe(125);
       expect(r.stderr, args.join(' ')).toMatch(re);
     }
+    holder.close();
     expect((await berth('ps', '-aq')).stdout).toBe('');
     // inspect, like docker's, says which object is missing and exits 1.
     expect(await berth('inspect', '--type', 'image', 'nosuch:image')).toEqual({ code: 1, stdout: '[]\n', stderr: 'Error: No such object: nosuch:image\n' });
