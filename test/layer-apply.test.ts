@@ -185,6 +185,55 @@ describe('applyLayer', () => {
     checkContained();
   });
 
+  it('keeps a binary security.capability (bytes that are not UTF-8) exactly, from a raw PAX record', async () => {
+    // v2, effective, permitted = cap_setuid (bit 7: a 0x80 byte, which UTF-8 decoding would mangle).
+    const cap = Buffer.from([1, 0, 0, 2, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const record = (key: string, value: Buffer): Buffer => {
+      const rest = Buffer.concat([Buffer.from(` ${key}=`), value, Buffer.from('\n')]);
+      let len = rest.length + 1;
+      while (String(len).length + rest.length !== len) len = String(len).length + rest.length;
+      return Buffer.concat([Buffer.from(String(len)), rest]);
+    };
+    const header = (name: string, size: number, type: string): Buffer => {
+      const h = Buffer.alloc(512);
+      h.write(name, 0, 'latin1');
+      h.write('0000755\0', 100, 'latin1');
+      h.write('0000000\0', 108, 'latin1');
+      h.write('0000000\0', 116, 'latin1');
+      h.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'latin1');
+      h.write('14000000000\0', 136, 'latin1');
+      h.write(type, 156, 'latin1');
+      h.write('ustar\0', 257, 'latin1');
+      h.write('00', 263, 'latin1');
+      h.fill(0x20, 148, 156);
+      let sum = 0;
+      for (const b of h) sum += b;
+      h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+      return h;
+    };
+    const pad = (b: Buffer): Buffer => Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);
+    const paxBody = Buffer.concat([record('SCHILY.xattr.security.capability', cap), record('SCHILY.xattr.user.note', Buffer.from('plain text'))]);
+    const content = Buffer.from('#!/bin/sh\n');
+    const t = Buffer.concat([
+      header('PaxHeaders/newuidmap', paxBody.length, 'x'), pad(paxBody),
+      header('newuidmap', content.length, '0'), pad(content),
+      header('after', 2, '0'), pad(Buffer.from('ok')),
+      Buffer.alloc(1024),
+    ]);
+    const r = await applyLayer(t, target);
+    expect(r.diffID).toBe(sha(t)); // the DiffID is that of the tar as given, not as rewritten
+    const root = openRoot(target);
+    try {
+      expect(getxattrIn(root, 'newuidmap', 'security.capability').equals(cap)).toBe(true);
+      expect(getxattrIn(root, 'newuidmap', 'user.note').toString()).toBe('plain text');
+    } finally {
+      closeFd(root);
+    }
+    expect(readFileSync(path.join(target, 'newuidmap'), 'utf8')).toBe('#!/bin/sh\n');
+    expect(readFileSync(path.join(target, 'after'), 'utf8')).toBe('ok');
+    checkContained();
+  });
+
   it('rejects huge and negative sizes, truncated and corrupt archives', async () => {
     const good = await packTar([file('a', 'x'.repeat(5000)), file('b', 'y')]);
     // huge: the header claims 8 GiB, the data is not there

@@ -19,6 +19,7 @@ import { BerthError, NativeError } from '../errors.js';
 import * as nat from '../native/index.js';
 import { DigestStream, digestHex, type Digest } from './digest.js';
 import { decompressStream } from './compression.js';
+import { BASE64_XATTR_PREFIX, PaxXattrStream } from './pax-xattrs.js';
 import { LayerError } from './errors.js';
 
 /** How whiteouts are materialised: removed from the lower content (`vfs`), or as overlayfs whiteouts (0:0 char devices and `trusted.overlay.opaque=y`). */
@@ -299,6 +300,7 @@ class Applier {
     if (type !== 'symlink') nat.chmodIn(this.root, rel, (header.mode ?? 0o644) & 0o7777);
     for (const [key, value] of Object.entries(header.pax ?? {})) {
       if (key.startsWith('SCHILY.xattr.')) nat.setxattrIn(this.root, rel, key.slice('SCHILY.xattr.'.length), Buffer.from(String(value), 'utf8'));
+      else if (key.startsWith(BASE64_XATTR_PREFIX)) nat.setxattrIn(this.root, rel, key.slice(BASE64_XATTR_PREFIX.length), Buffer.from(String(value), 'base64'));
     }
     const mtime = header.mtime instanceof Date ? header.mtime.getTime() / 1000 : 0;
     if (type === 'directory') this.dirTimes.push([rel, mtime]);
@@ -390,7 +392,7 @@ async function applyEntries(source: Readable | AsyncIterable<Uint8Array> | Uint8
   pipeStreams(Readable.from(input, { objectMode: false }), raw, () => undefined); // a failure surfaces on raw
   const { compression, stream: src } = await decompressStream(raw);
   const extract = tar.extract();
-  const done = pipeline([src, diff, extract] as unknown as NodeJS.ReadWriteStream[]).then(
+  const done = pipeline([src, diff, new PaxXattrStream(), extract] as unknown as NodeJS.ReadWriteStream[]).then(
     () => undefined,
     (err: unknown) => err,
   );

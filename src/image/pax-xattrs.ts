@@ -1,0 +1,190 @@
+/**
+ * Binary extended attributes through tar-stream. A layer keeps a file's xattrs in PAX records
+ * (`SCHILY.xattr.<name>=<bytes>`), and their values are bytes — a `security.capability` is a
+ * binary structure — but tar-stream decodes PAX values as UTF-8 text, which replaces every byte
+ * sequence that is not valid UTF-8. This pass-through stream, placed before tar-stream's
+ * parser, rewrites each xattr record whose value is not valid UTF-8 as
+ * `BERTH.xattr.base64.<name>=<base64>` (tar-stream passes that on intact), and leaves all other
+ * bytes as they are. It follows the archive exactly as tar-stream does (a PAX `size` overrides
+ * the next header's; a directory has no body), so the two never disagree on where entries are.
+ * @module
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+import { TextDecoder } from 'node:util';
+
+/** The PAX key prefix under which a binary xattr value arrives, base64-encoded. */
+export const BASE64_XATTR_PREFIX = 'BERTH.xattr.base64.';
+
+const BLOCK = 512;
+const XATTR_PREFIX = 'SCHILY.xattr.';
+/** PAX bodies larger than this are passed on unread (tar-stream refuses headers over 1 MiB anyway). */
+const MAX_PAX = 1 << 20;
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The value of a numeric header field: octal text, or base-256 when the top bit is set. */
+function headerNumber(block: Buffer, offset: number, length: number): number {
+  if ((block[offset]! & 0x80) !== 0) {
+    let n = 0;
+    for (let i = offset + 1; i < offset + length; i++) n = n * 256 + block[i]!;
+    return n;
+  }
+  const text = block.toString('latin1', offset, offset + length).replace(/\0.*$/s, '').trim();
+  return text === '' ? 0 : parseInt(text, 8);
+}
+
+/** Whether a block is all zeros (the end of the archive). */
+function zero(block: Buffer): boolean {
+  for (let i = 0; i < BLOCK; i++) if (block[i] !== 0) return false;
+  return true;
+}
+
+/** Bytes of padding after a body of `size` bytes. */
+function padding(size: number): number {
+  const rest = size % BLOCK;
+  return rest === 0 ? 0 : BLOCK - rest;
+}
+
+/** Whether bytes are valid UTF-8. */
+function validUtf8(bytes: Buffer): boolean {
+  try {
+    strictUtf8.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Parses PAX records; undefined when they do not parse (the body is then passed on as it is). */
+function parseRecords(body: Buffer): Array<{ key: string; value: Buffer }> | undefined {
+  const out: Array<{ key: string; value: Buffer }> = [];
+  let pos = 0;
+  while (pos < body.length) {
+    const space = body.indexOf(0x20, pos);
+    if (space < 0) return body.subarray(pos).every((b) => b === 0) ? out : undefined;
+    const len = parseInt(body.toString('latin1', pos, space), 10);
+    if (!(len > 0) || pos + len > body.length || body[pos + len - 1] !== 0x0a) return undefined;
+    const record = body.subarray(space + 1, pos + len - 1);
+    const eq = record.indexOf(0x3d);
+    if (eq < 0) return undefined;
+    out.push({ key: record.toString('utf8', 0, eq), value: record.subarray(eq + 1) });
+    pos += len;
+  }
+  return out;
+}
+
+/** One PAX record, `<len> <key>=<value>\n`, with its length counting itself. */
+function encodeRecord(key: string, value: Buffer): Buffer {
+  const rest = Buffer.concat([Buffer.from(` ${key}=`, 'utf8'), value, Buffer.from('\n')]);
+  let len = rest.length + 1;
+  while (String(len).length + rest.length !== len) len = String(len).length + rest.length;
+  return Buffer.concat([Buffer.from(String(len), 'latin1'), rest]);
+}
+
+/** A header block with a new size, its checksum recomputed. */
+function withSize(header: Buffer, size: number): Buffer {
+  const h = Buffer.from(header);
+  h.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 12, 'latin1');
+  h.fill(0x20, 148, 156);
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += h[i]!;
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'latin1');
+  return h;
+}
+
+/** The stream described in the module comment. */
+export class PaxXattrStream extends Transform {
+  private pending = Buffer.alloc(0);
+  /** Bytes of the current entry's body (and padding) still to pass on unread. */
+  private skip = 0;
+  /** The PAX header block being collected, and its body so far. */
+  private pax: { header: Buffer; size: number; chunks: Buffer[]; got: number } | null = null;
+  /** A `size` a PAX record set for the next entry. */
+  private nextSize: number | undefined;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    let data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.pending = Buffer.alloc(0);
+    while (data.length > 0) {
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, data.length);
+        this.push(data.subarray(0, n));
+        this.skip -= n;
+        data = data.subarray(n);
+        continue;
+      }
+      if (this.pax !== null) {
+        const want = this.pax.size + padding(this.pax.size) - this.pax.got;
+        const n = Math.min(want, data.length);
+        this.pax.chunks.push(data.subarray(0, n));
+        this.pax.got += n;
+        data = data.subarray(n);
+        if (this.pax.got === this.pax.size + padding(this.pax.size)) this.flushPax();
+        continue;
+      }
+      if (data.length < BLOCK) {
+        this.pending = Buffer.from(data);
+        break;
+      }
+      this.header(data.subarray(0, BLOCK));
+      data = data.subarray(BLOCK);
+    }
+    cb();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.pax !== null) {
+      this.push(this.pax.header);
+      for (const c of this.pax.chunks) this.push(c);
+      this.pax = null;
+    }
+    if (this.pending.length > 0) this.push(this.pending);
+    cb();
+  }
+
+  /** Handles one header block. */
+  private header(block: Buffer): void {
+    if (zero(block)) {
+      this.push(block);
+      return;
+    }
+    const type = String.fromCharCode(block[156]!);
+    let size = headerNumber(block, 124, 12);
+    if (type === 'x' && size <= MAX_PAX) {
+      this.pax = { header: Buffer.from(block), size, chunks: [], got: 0 };
+      if (size === 0) this.flushPax();
+      return;
+    }
+    this.push(block);
+    const meta = type === 'x' || type === 'g' || type === 'L' || type === 'K';
+    if (!meta && this.nextSize !== undefined) size = this.nextSize;
+    if (!meta) this.nextSize = undefined;
+    if (size === 0 || type === '5') return;
+    this.skip = size + padding(size);
+  }
+
+  /** Passes on a collected PAX header, with binary xattr values rewritten. */
+  private flushPax(): void {
+    const { header, size, chunks } = this.pax!;
+    this.pax = null;
+    const all = Buffer.concat(chunks);
+    const body = all.subarray(0, size);
+    const records = parseRecords(body);
+    const sizeRecord = records?.find((r) => r.key === 'size');
+    if (sizeRecord !== undefined) this.nextSize = parseInt(sizeRecord.value.toString('latin1'), 10);
+    if (records === undefined || !records.some((r) => r.key.startsWith(XATTR_PREFIX) && !validUtf8(r.value))) {
+      this.push(header);
+      this.push(all);
+      return;
+    }
+    const rewritten = Buffer.concat(
+      records.map((r) =>
+        r.key.startsWith(XATTR_PREFIX) && !validUtf8(r.value)
+          ? encodeRecord(BASE64_XATTR_PREFIX + r.key.slice(XATTR_PREFIX.length), Buffer.from(r.value.toString('base64'), 'latin1'))
+          : encodeRecord(r.key, r.value),
+      ),
+    );
+    this.push(withSize(header, rewritten.length));
+    this.push(rewritten);
+    this.push(Buffer.alloc(padding(rewritten.length)));
+  }
+}
