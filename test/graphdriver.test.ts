@@ -5,6 +5,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { closeFd, getxattrIn, openRoot, setxattrIn } from '../src/native/index.js';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Container, GraphDriverError, OWNER_PID_LABEL, openGraphDriver, type GraphDriver, type SnapshotMount } from '../src/index.js';
@@ -105,6 +106,39 @@ for (const driverName of ['overlay2', 'vfs'] as const) {
       await driver.remove('l3-view');
       await driver.remove('l3');
       await driver.remove('ctr-2');
+    });
+
+    it("carries security.capability (binary) through a diff, also on a long path, and as Docker's layers no other xattr", async () => {
+      await driver.prepare('xattr-src', 'l2');
+      const top = (await driver.layerDirs('xattr-src')).dirs[0]!;
+      const cap = Buffer.from([1, 0, 0, 2, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // cap_setuid: a 0x80 byte
+      const long = `${'d'.repeat(60)}/${'e'.repeat(60)}`;
+      await mkdir(path.join(top, long), { recursive: true });
+      await writeFile(path.join(top, 'capped'), 'x');
+      await writeFile(path.join(top, long, 'noted'), 'y');
+      const root = openRoot(top);
+      try {
+        setxattrIn(root, 'capped', 'security.capability', cap);
+        setxattrIn(root, `${long}/noted`, 'security.capability', cap);
+        setxattrIn(root, 'capped', 'user.note', Buffer.from('not carried'));
+      } finally {
+        closeFd(root);
+      }
+      const chunks: Buffer[] = [];
+      for await (const c of driver.diff('xattr-src')) chunks.push(c as Buffer);
+      await driver.prepare('xattr-dst', 'l2');
+      await driver.applyDiff('xattr-dst', Buffer.concat(chunks));
+      const dst = (await driver.layerDirs('xattr-dst')).dirs[0]!;
+      const r2 = openRoot(dst);
+      try {
+        expect(getxattrIn(r2, 'capped', 'security.capability').equals(cap)).toBe(true);
+        expect(getxattrIn(r2, `${long}/noted`, 'security.capability').equals(cap)).toBe(true);
+        expect(() => getxattrIn(r2, 'capped', 'user.note')).toThrow(/ENODATA/);
+      } finally {
+        closeFd(r2);
+      }
+      await driver.remove('xattr-dst');
+      await driver.remove('xattr-src');
     });
 
     it('gives read-only views', async () => {

@@ -306,6 +306,29 @@ Napi::Value GetxattrIn(const Napi::CallbackInfo& info) {
   return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(buf), static_cast<size_t>(n));
 }
 
+// listxattrIn(root, rel) -> string[]: the names of the object's extended attributes (not
+// following a symlink at rel).
+Napi::Value ListxattrIn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Parent p;
+  std::string rel = StringArg(info, 1);
+  ResolveParent(env, IntArg(info, 0), rel, &p);
+  Fd obj(openat(p.dir.get(), p.name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (obj.get() < 0) ThrowErrno(env, "openat", rel.c_str());
+  std::string proc = "/proc/self/fd/" + std::to_string(obj.get());
+  char buf[65536];
+  ssize_t n = listxattr(proc.c_str(), buf, sizeof buf);
+  if (n < 0) ThrowErrno(env, "listxattr", rel.c_str());
+  Napi::Array names = Napi::Array::New(env);
+  uint32_t count = 0;
+  for (ssize_t i = 0; i < n;) {
+    size_t len = strnlen(buf + i, static_cast<size_t>(n - i));
+    names.Set(count++, Napi::String::New(env, buf + i, len));
+    i += static_cast<ssize_t>(len) + 1;
+  }
+  return names;
+}
+
 }  // namespace
 
 void RegisterSafeFs(Napi::Env env, Napi::Object exports) {
@@ -322,6 +345,7 @@ void RegisterSafeFs(Napi::Env env, Napi::Object exports) {
   exports.Set("utimesIn", Napi::Function::New(env, UtimesIn, "utimesIn"));
   exports.Set("setxattrIn", Napi::Function::New(env, SetxattrIn, "setxattrIn"));
   exports.Set("getxattrIn", Napi::Function::New(env, GetxattrIn, "getxattrIn"));
+  exports.Set("listxattrIn", Napi::Function::New(env, ListxattrIn, "listxattrIn"));
 }
 
 }  // namespace berth

@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import * as nat from '../native/index.js';
 import type { LayerDirs } from './driver.js';
+import { paxHeaderEntry, PaxRetypeStream } from '../image/pax-xattrs.js';
 
 /** Where the changes come from. */
 export type DiffSource =
@@ -60,10 +61,32 @@ class DiffWriter {
 
   constructor(private readonly pack: tar.Pack) {}
 
+  /**
+   * Writes a PAX header carrying the entry's path and its `security.capability` — the one
+   * extended attribute Docker's layers carry — when the inode has one; returns the short name
+   * the entry then gets (see {@link paxHeaderEntry}).
+   */
+  private async xattrHeader(rel: string, abs: string, type: string): Promise<string | undefined> {
+    if (type === 'symlink') return undefined;
+    const root = nat.openRoot(path.dirname(abs));
+    let cap: Buffer | undefined;
+    try {
+      if (nat.listxattrIn(root, path.basename(abs)).includes('security.capability')) cap = nat.getxattrIn(root, path.basename(abs), 'security.capability');
+    } finally {
+      nat.closeFd(root);
+    }
+    if (cap === undefined) return undefined;
+    const pax = paxHeaderEntry(rel, [['security.capability', cap]]);
+    await new Promise<void>((resolve, reject) => this.pack.entry({ name: pax.name, type: 'file', size: pax.body.length, mode: 0o644, mtime: new Date(0) }, pax.body, (err) => (err ? reject(err) : resolve())));
+    return xattrHeaderName(rel);
+  }
+
   /** Writes one entry with the inode's metadata (and content for a regular file). */
   private async write(rel: string, abs: string, st: BigIntStats): Promise<void> {
+    const type0 = entryType(st);
+    const shortName = type0 === 'file' && st.nlink > 1n && this.links.has(`${st.dev}:${st.ino}`) ? undefined : await this.xattrHeader(rel, abs, String(type0));
     const base = {
-      name: rel,
+      name: shortName ?? rel,
       mode: Number(st.mode & 0o7777n),
       uid: Number(st.uid),
       gid: Number(st.gid),
@@ -211,11 +234,20 @@ class DiffWriter {
   }
 }
 
+/**
+ * The ustar name of an entry whose own PAX header carries its path: short enough that tar-stream
+ * makes no PAX header of its own (which would replace ours), and ignored by readers, which take
+ * the PAX path.
+ */
+function xattrHeaderName(rel: string): string {
+  return Buffer.byteLength(rel) <= 100 ? rel : path.posix.basename(rel).slice(0, 99);
+}
+
 /** A readable layer tar of the changes `source()` names (resolved lazily, so errors surface on the stream). */
 export function diffTar(source: () => Promise<DiffSource>): Readable {
   const pack = tar.pack();
   const out = new PassThrough();
-  pack.pipe(out);
+  pack.pipe(new PaxRetypeStream()).pipe(out);
   void (async () => {
     const src = await source();
     const w = new DiffWriter(pack);

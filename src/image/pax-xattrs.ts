@@ -7,6 +7,10 @@
  * `BERTH.xattr.base64.<name>=<base64>` (tar-stream passes that on intact), and leaves all other
  * bytes as they are. It follows the archive exactly as tar-stream does (a PAX `size` overrides
  * the next header's; a directory has no body), so the two never disagree on where entries are.
+ *
+ * The other way, tar-stream's packer can neither encode binary PAX values nor write a PAX
+ * header of its own making: {@link paxHeaderEntry} makes one as a plain file entry under a
+ * marker name, and {@link PaxRetypeStream}, after the packer, turns it into a real PAX header.
  * @module
  */
 import { Transform, type TransformCallback } from 'node:stream';
@@ -84,6 +88,11 @@ function encodeRecord(key: string, value: Buffer): Buffer {
 function withSize(header: Buffer, size: number): Buffer {
   const h = Buffer.from(header);
   h.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 12, 'latin1');
+  return withChecksum(h);
+}
+
+/** Recomputes a header block's checksum in place and returns it. */
+function withChecksum(h: Buffer): Buffer {
   h.fill(0x20, 148, 156);
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += h[i]!;
@@ -186,5 +195,63 @@ export class PaxXattrStream extends Transform {
     this.push(withSize(header, rewritten.length));
     this.push(rewritten);
     this.push(Buffer.alloc(padding(rewritten.length)));
+  }
+}
+
+/** The name prefix of a file entry that {@link PaxRetypeStream} turns into a PAX header. */
+const PAX_MARKER = '.berth-pax-header/';
+
+/**
+ * The PAX header for the entry `rel` carrying its path and the given extended attributes (values
+ * as bytes), as a file entry for tar-stream's packer: name and body. The entry that follows it
+ * should have a short ustar name (so that the packer adds no PAX header of its own, which would
+ * replace this one): readers take the path from the PAX record.
+ */
+export function paxHeaderEntry(rel: string, xattrs: ReadonlyArray<[string, Buffer]>): { name: string; body: Buffer } {
+  const body = Buffer.concat([encodeRecord('path', Buffer.from(rel, 'utf8')), ...xattrs.map(([k, v]) => encodeRecord(`${XATTR_PREFIX}${k}`, v))]);
+  return { name: PAX_MARKER + String(rel.length), body };
+}
+
+/** After tar-stream's packer: entries made by {@link paxHeaderEntry} become PAX headers (typeflag `x`). */
+export class PaxRetypeStream extends Transform {
+  private pending = Buffer.alloc(0);
+  private skip = 0;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    let data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.pending = Buffer.alloc(0);
+    while (data.length > 0) {
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, data.length);
+        this.push(data.subarray(0, n));
+        this.skip -= n;
+        data = data.subarray(n);
+        continue;
+      }
+      if (data.length < BLOCK) {
+        this.pending = Buffer.from(data);
+        break;
+      }
+      let block = data.subarray(0, BLOCK);
+      data = data.subarray(BLOCK);
+      if (!zero(block)) {
+        const size = headerNumber(block, 124, 12);
+        if (block.toString('latin1', 0, PAX_MARKER.length) === PAX_MARKER) {
+          const h = Buffer.from(block);
+          h.fill(0, 0, 100);
+          h.write('PaxHeaders/entry', 0, 'latin1');
+          h[156] = 0x78; // 'x'
+          block = withChecksum(h);
+        }
+        this.skip = size + padding(size);
+      }
+      this.push(block);
+    }
+    cb();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.pending.length > 0) this.push(this.pending);
+    cb();
   }
 }

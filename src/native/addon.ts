@@ -148,6 +148,8 @@ export interface BerthAddon {
   setxattrIn(root: number, rel: string, name: string, value: Buffer): void;
   /** getxattr of the object itself (not followed), parent resolved in the root. */
   getxattrIn(root: number, rel: string, name: string): Buffer;
+  /** listxattr of the object itself (not followed), parent resolved in the root. */
+  listxattrIn(root: number, rel: string): string[];
   /** BTRFS_IOC_SUBVOL_CREATE: an empty subvolume `name` in the directory `parentDir`. */
   btrfsSubvolCreate(parentDir: string, name: string): void;
   /** BTRFS_IOC_SNAP_CREATE_V2: a snapshot `name` of the subvolume `src` in `destParentDir` (BTRFS_SUBVOL_RDONLY when readonly). */

@@ -279,6 +279,11 @@ export function getxattrIn(root: number, rel: string, name: string): Buffer {
   return native(() => addon().getxattrIn(root, rel, name));
 }
 
+/** The names of the extended attributes of `rel` inside `root` (not following a symlink). */
+export function listxattrIn(root: number, rel: string): string[] {
+  return native(() => addon().listxattrIn(root, rel));
+}
+
 /** Creates an empty btrfs subvolume `name` in the directory `parentDir` (EEXIST if taken, ENOTTY off btrfs). */
 export function btrfsSubvolCreate(parentDir: string, name: string): void {
   native(() => addon().btrfsSubvolCreate(parentDir, name));
