@@ -2,7 +2,8 @@
 // and a shell command run in a container.
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import type { EngineContainer } from '../src/index.js';
+import { expect } from 'vitest';
+import type { EngineContainer, Network } from '../src/index.js';
 import { collect } from './support.js';
 
 /** The host's IPv4 routes (every table) as `dst dev`. */
@@ -40,4 +41,24 @@ export async function sh(c: EngineContainer, script: string): Promise<{ code: nu
   const p = c.exec({ args: ['sh', '-c', script], stdio: ['ignore', 'pipe', 'pipe'] });
   const [out, err, r] = await Promise.all([collect(p.stdout), collect(p.stderr), p]);
   return { code: r.exitCode, out: out + err };
+}
+
+/** The host's links, with the bridge each is enslaved to. */
+export function hostLinks(): Array<{ ifname: string; master?: string }> {
+  return JSON.parse(execFileSync('ip', ['-j', 'link']).toString()) as Array<{ ifname: string; master?: string }>;
+}
+
+/** Checks that nothing of these networks is left on the host: links, addresses, routes, nft rules. */
+export function expectNetworksGone(networks: readonly Network[], subnets: readonly string[]): void {
+  const bridges = networks.map((n) => n.record.Options.bridge);
+  const tags = networks.map((n) => `berth net ${n.id.slice(0, 12)}`);
+  expect(hostLinks().filter((l) => bridges.includes(l.ifname) || bridges.includes(l.master ?? ''))).toEqual([]);
+  const addrs = execFileSync('ip', ['-4', '-o', 'addr']).toString();
+  for (const s of subnets) expect(addrs).not.toContain(s.replace(/0\/24$/, ''));
+  expect(hostRoutes().filter((r) => subnets.includes(r.dst) || bridges.includes(r.dev))).toEqual([]);
+  const ruleset = execFileSync('nft', ['list', 'ruleset']).toString();
+  for (const t of tags) {
+    expect(ruleset).not.toContain(t);
+    expect(ruleset).not.toContain(t.replace('berth net', 'berth ep'));
+  }
 }

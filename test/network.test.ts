@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBusyboxRootfs, Engine, Ipam, NetworkError, type EngineContainer, type Network } from '../src/index.js';
 import { removeIdleCgroupParents } from './support.js';
 import { freePort } from './registry-support.js';
-import { freeSubnets, hostRoutes, httpGet, sh } from './network-support.js';
+import { expectNetworksGone, freeSubnets, hostLinks, hostRoutes, httpGet, sh } from './network-support.js';
 
 const distIndex = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
@@ -79,22 +79,10 @@ describe('networks', () => {
 
   afterAll(async () => {
     for (const c of await engine.containers()) await c.remove({ force: true }).catch(() => undefined);
-    const bridges = made.map((n) => n.record.Options.bridge);
-    const tags = made.map((n) => `berth net ${n.id.slice(0, 12)}`);
     for (const n of await engine.networks.list()) if (n.record.Predefined !== true) await n.remove({ force: true });
     await rm(dir, { recursive: true, force: true });
     removeIdleCgroupParents();
-    // Nothing of these networks is left: links, addresses, routes, nft rules.
-    const links = (JSON.parse(execFileSync('ip', ['-j', 'link']).toString()) as Array<{ ifname: string; master?: string }>);
-    expect(links.filter((l) => bridges.includes(l.ifname) || bridges.includes(l.master ?? ''))).toEqual([]);
-    const addrs = execFileSync('ip', ['-4', '-o', 'addr']).toString();
-    for (const s of subnets) expect(addrs).not.toContain(s.replace(/0\/24$/, ''));
-    expect(hostRoutes().filter((r) => subnets.includes(r.dst) || bridges.includes(r.dev))).toEqual([]);
-    const ruleset = execFileSync('nft', ['list', 'ruleset']).toString();
-    for (const t of tags) {
-      expect(ruleset).not.toContain(t);
-      expect(ruleset).not.toContain(t.replace('berth net', 'berth ep'));
-    }
+    expectNetworksGone(made, subnets);
   }, 120_000);
 
   it('lets two containers on one network reach each other by IP and by name', async () => {
@@ -177,10 +165,10 @@ describe('networks', () => {
     const links = await sh(none, 'ip -o link | sed "s/^[0-9]*: \\([^:@]*\\).*/\\1/"');
     expect(links.out.trim().split('\n')).toEqual(['lo']);
     expect((await sh(none, 'ip -o link show lo')).out).toMatch(/UP/);
-    const hostLinks = (JSON.parse(execFileSync('ip', ['-j', 'link']).toString()) as Array<{ ifname: string }>).map((l) => l.ifname);
+    const hostLinkNames = hostLinks().map((l) => l.ifname);
     const onHost = await engine.run('bb:net', { network: 'host', cmd: ['sleep', '600'] });
     const seen = (await sh(onHost, 'ip -o link | sed "s/^[0-9]*: \\([^:@]*\\).*/\\1/"')).out.trim().split('\n');
-    for (const l of hostLinks.filter((x) => !x.startsWith('vberth') && !x.startsWith('berth'))) expect(seen).toContain(l);
+    for (const l of hostLinkNames.filter((x) => !x.startsWith('vberth') && !x.startsWith('berth'))) expect(seen).toContain(l);
     await none.remove({ force: true });
     await onHost.remove({ force: true });
   }, 60_000);

@@ -16,7 +16,7 @@ import { createBusyboxRootfs, Engine, readMonitorState, type Network } from '../
 import { monitorOptions } from '../src/engine/detached.js';
 import { removeIdleCgroupParents } from './support.js';
 import { freePort } from './registry-support.js';
-import { freeSubnets, hostRoutes, httpGet, sh } from './network-support.js';
+import { expectNetworksGone, freeSubnets, hostLinks, httpGet, sh } from './network-support.js';
 
 
 
@@ -34,10 +34,6 @@ async function eventually<T>(fn: () => T | Promise<T>, ms: number, what: string)
 }
 
 
-/** Links of the host: name and bridge. */
-function hostLinks(): Array<{ ifname: string; master?: string }> {
-  return JSON.parse(execFileSync('ip', ['-j', 'link']).toString()) as Array<{ ifname: string; master?: string }>;
-}
 
 describe('restarts keep the network', () => {
   let dir: string;
@@ -59,20 +55,10 @@ describe('restarts keep the network', () => {
 
   afterAll(async () => {
     for (const c of await engine.containers()) await c.remove({ force: true }).catch(() => undefined);
-    const bridges = made.map((n) => n.record.Options.bridge);
-    const tags = made.map((n) => `berth net ${n.id.slice(0, 12)}`);
     for (const n of await engine.networks.list()) if (n.record.Predefined !== true) await n.remove({ force: true });
     await rm(dir, { recursive: true, force: true });
     removeIdleCgroupParents();
-    expect(hostLinks().filter((l) => bridges.includes(l.ifname) || bridges.includes(l.master ?? ''))).toEqual([]);
-    const addrs = execFileSync('ip', ['-4', '-o', 'addr']).toString();
-    for (const s of subnets) expect(addrs).not.toContain(s.replace(/0\/24$/, ''));
-    expect(hostRoutes().filter((r) => subnets.includes(r.dst) || bridges.includes(r.dev))).toEqual([]);
-    const ruleset = execFileSync('nft', ['list', 'ruleset']).toString();
-    for (const t of tags) {
-      expect(ruleset).not.toContain(t);
-      expect(ruleset).not.toContain(t.replace('berth net', 'berth ep'));
-    }
+    expectNetworksGone(made, subnets);
   }, 120_000);
 
   it('reconnects a restarted container: same address on eth0, reached by IP and by name from a peer, its published port answers on 127.0.0.1', async () => {

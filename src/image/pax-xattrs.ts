@@ -100,15 +100,33 @@ function withChecksum(h: Buffer): Buffer {
   return h;
 }
 
-/** The stream described in the module comment. */
-export class PaxXattrStream extends Transform {
+/**
+ * Walks a tar stream block by block, passing bytes on: a subclass sees each header block (and
+ * pushes it, or something in its place), says how many body bytes follow to pass on unread
+ * ({@link TarBlockStream.skip}) or to collect for itself ({@link TarBlockStream.collect}).
+ */
+abstract class TarBlockStream extends Transform {
   private pending = Buffer.alloc(0);
-  /** Bytes of the current entry's body (and padding) still to pass on unread. */
-  private skip = 0;
-  /** The PAX header block being collected, and its body so far. */
-  private pax: { header: Buffer; size: number; chunks: Buffer[]; got: number } | null = null;
-  /** A `size` a PAX record set for the next entry. */
-  private nextSize: number | undefined;
+  /** Bytes of the current body (and padding) still to pass on unread. */
+  protected skip = 0;
+  private collecting: { need: number; chunks: Buffer[] } | null = null;
+
+  /** Handles one header block. */
+  protected abstract header(block: Buffer): void;
+
+  /** Receives the bytes asked for with {@link TarBlockStream.collect}. */
+  protected collected(_data: Buffer): void {}
+
+  /** Passes on what the stream ended in the middle of (a header block taken for collecting, say). */
+  protected unfinished(chunks: Buffer[]): void {
+    for (const c of chunks) this.push(c);
+  }
+
+  /** Collects the next `n` bytes for {@link TarBlockStream.collected}. */
+  protected collect(n: number): void {
+    if (n === 0) this.collected(Buffer.alloc(0));
+    else this.collecting = { need: n, chunks: [] };
+  }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     let data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
@@ -119,39 +137,49 @@ export class PaxXattrStream extends Transform {
         this.push(data.subarray(0, n));
         this.skip -= n;
         data = data.subarray(n);
-        continue;
-      }
-      if (this.pax !== null) {
-        const want = this.pax.size + padding(this.pax.size) - this.pax.got;
-        const n = Math.min(want, data.length);
-        this.pax.chunks.push(data.subarray(0, n));
-        this.pax.got += n;
+      } else if (this.collecting !== null) {
+        const c = this.collecting;
+        const n = Math.min(c.need, data.length);
+        c.chunks.push(data.subarray(0, n));
+        c.need -= n;
         data = data.subarray(n);
-        if (this.pax.got === this.pax.size + padding(this.pax.size)) this.flushPax();
-        continue;
-      }
-      if (data.length < BLOCK) {
+        if (c.need === 0) {
+          this.collecting = null;
+          this.collected(Buffer.concat(c.chunks));
+        }
+      } else if (data.length < BLOCK) {
         this.pending = Buffer.from(data);
         break;
+      } else {
+        this.header(data.subarray(0, BLOCK));
+        data = data.subarray(BLOCK);
       }
-      this.header(data.subarray(0, BLOCK));
-      data = data.subarray(BLOCK);
     }
     cb();
   }
 
   override _flush(cb: TransformCallback): void {
-    if (this.pax !== null) {
-      this.push(this.pax.header);
-      for (const c of this.pax.chunks) this.push(c);
-      this.pax = null;
-    }
+    if (this.collecting !== null) this.unfinished(this.collecting.chunks);
+    this.collecting = null;
     if (this.pending.length > 0) this.push(this.pending);
     cb();
   }
+}
 
-  /** Handles one header block. */
-  private header(block: Buffer): void {
+/** The stream described in the module comment. */
+export class PaxXattrStream extends TarBlockStream {
+  /** The PAX header block whose body is being collected, and the body's size. */
+  private pax: { header: Buffer; size: number } | null = null;
+  /** A `size` a PAX record set for the next entry. */
+  private nextSize: number | undefined;
+
+  protected override unfinished(chunks: Buffer[]): void {
+    if (this.pax !== null) this.push(this.pax.header);
+    this.pax = null;
+    super.unfinished(chunks);
+  }
+
+  protected header(block: Buffer): void {
     if (zero(block)) {
       this.push(block);
       return;
@@ -159,8 +187,8 @@ export class PaxXattrStream extends Transform {
     const type = String.fromCharCode(block[156]!);
     let size = headerNumber(block, 124, 12);
     if (type === 'x' && size <= MAX_PAX) {
-      this.pax = { header: Buffer.from(block), size, chunks: [], got: 0 };
-      if (size === 0) this.flushPax();
+      this.pax = { header: Buffer.from(block), size };
+      this.collect(size + padding(size));
       return;
     }
     this.push(block);
@@ -172,12 +200,10 @@ export class PaxXattrStream extends Transform {
   }
 
   /** Passes on a collected PAX header, with binary xattr values rewritten. */
-  private flushPax(): void {
-    const { header, size, chunks } = this.pax!;
+  protected override collected(all: Buffer): void {
+    const { header, size } = this.pax!;
     this.pax = null;
-    const all = Buffer.concat(chunks);
-    const body = all.subarray(0, size);
-    const records = parseRecords(body);
+    const records = parseRecords(all.subarray(0, size));
     const sizeRecord = records?.find((r) => r.key === 'size');
     if (sizeRecord !== undefined) this.nextSize = parseInt(sizeRecord.value.toString('latin1'), 10);
     if (records === undefined || !records.some((r) => r.key.startsWith(XATTR_PREFIX) && !validUtf8(r.value))) {
@@ -213,45 +239,22 @@ export function paxHeaderEntry(rel: string, xattrs: ReadonlyArray<[string, Buffe
 }
 
 /** After tar-stream's packer: entries made by {@link paxHeaderEntry} become PAX headers (typeflag `x`). */
-export class PaxRetypeStream extends Transform {
-  private pending = Buffer.alloc(0);
-  private skip = 0;
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    let data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
-    this.pending = Buffer.alloc(0);
-    while (data.length > 0) {
-      if (this.skip > 0) {
-        const n = Math.min(this.skip, data.length);
-        this.push(data.subarray(0, n));
-        this.skip -= n;
-        data = data.subarray(n);
-        continue;
-      }
-      if (data.length < BLOCK) {
-        this.pending = Buffer.from(data);
-        break;
-      }
-      let block = data.subarray(0, BLOCK);
-      data = data.subarray(BLOCK);
-      if (!zero(block)) {
-        const size = headerNumber(block, 124, 12);
-        if (block.toString('latin1', 0, PAX_MARKER.length) === PAX_MARKER) {
-          const h = Buffer.from(block);
-          h.fill(0, 0, 100);
-          h.write('PaxHeaders/entry', 0, 'latin1');
-          h[156] = 0x78; // 'x'
-          block = withChecksum(h);
-        }
-        this.skip = size + padding(size);
-      }
+export class PaxRetypeStream extends TarBlockStream {
+  protected header(block: Buffer): void {
+    if (zero(block)) {
+      this.push(block);
+      return;
+    }
+    const size = headerNumber(block, 124, 12);
+    if (block.toString('latin1', 0, PAX_MARKER.length) === PAX_MARKER) {
+      const h = Buffer.from(block);
+      h.fill(0, 0, 100);
+      h.write('PaxHeaders/entry', 0, 'latin1');
+      h[156] = 0x78; // 'x'
+      this.push(withChecksum(h));
+    } else {
       this.push(block);
     }
-    cb();
-  }
-
-  override _flush(cb: TransformCallback): void {
-    if (this.pending.length > 0) this.push(this.pending);
-    cb();
+    this.skip = size + padding(size);
   }
 }
