@@ -1,6 +1,7 @@
 // Safe layer extraction against a hostile corpus made here with tar-stream: nothing may land
 // outside the target (a sentinel directory beside it is checked after every case), and a
 // rejected layer leaves nothing behind.
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -9,7 +10,7 @@ import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { compress as zstdCompress } from 'zstd-napi';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { applyLayer, LayerError, type ApplyLayerOptions, type Digest } from '../src/index.js';
+import { applyLayer, applyLayerInto, LayerError, type ApplyLayerOptions, type Digest } from '../src/index.js';
 import { chmodIn, closeFd, getxattrIn, mkdirIn, openIn, openRoot, rmtreeIn, symlinkIn, unlinkIn } from '../src/native/index.js';
 import { packTar, type TarEntry } from './tar-fixtures.js';
 
@@ -139,7 +140,9 @@ describe('applyLayer', () => {
     const lower = path.join(base, `out-${process.pid}-lower`);
     await applyLayer(await packTar([file('a/x'), file('a/y'), file('a/sub/z'), file('b/z'), file('c'), file('keep')]), lower);
     const t = await packTar([dir('a'), file('a/new'), file('a/sub/newer'), file('.wh..wh..opq2'), file('a/.wh..wh..opq'), file('.wh.b'), file('.wh.c'), file('.wh.absent')]);
-    await applyLayer(t, target, { lower });
+    // The vfs model: the layer applied in place onto a copy of the lower content.
+    execFileSync('cp', ['-a', lower, target]);
+    await applyLayerInto(t, target);
     expect(readdirSync(path.join(target, 'a')).sort()).toEqual(['new', 'sub']);
     expect(readdirSync(path.join(target, 'a/sub'))).toEqual(['newer']);
     expect(readdirSync(target).sort()).toEqual(['a', 'keep']); // .wh..wh.* (aufs metadata) is ignored

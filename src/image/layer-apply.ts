@@ -7,7 +7,6 @@
  * directory beside the target and renamed into place only on success).
  * @module
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, writeSync } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
@@ -27,8 +26,6 @@ export type WhiteoutFormat = 'vfs' | 'overlay';
 
 /** Options of {@link applyLayer}. */
 export interface ApplyLayerOptions {
-  /** A directory whose content is copied (`cp -a`) under the layer first: the lower layers in the vfs model. */
-  lower?: string;
   /** How whiteouts are written (default `vfs`). */
   whiteoutFormat?: WhiteoutFormat;
   /** The digest the blob as given must have (compressed, if it is). */
@@ -73,17 +70,6 @@ export function cleanEntryPath(name: string): string {
 /** The error code of a native failure, or undefined. */
 function errCode(err: unknown): string | undefined {
   return err instanceof NativeError ? err.code : undefined;
-}
-
-/** Runs `cp -a --reflink=auto from/. to/`. */
-function copyTree(from: string, to: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('cp', ['-a', '--reflink=auto', '--', `${from}/.`, `${to}/`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new LayerError(`copying lower ${from} failed: ${stderr.trim()}`, 'ECOPY', from))));
-  });
 }
 
 /** Applies one layer's entries onto an open root fd. */
@@ -321,28 +307,21 @@ class Applier {
 
 /**
  * Applies a layer tar (uncompressed, gzip or zstd) as the new directory `dest` (which must not
- * exist), on top of a copy of `options.lower` if given. The blob's digest and DiffID are
- * computed while applying and checked against the expected ones. Any failure throws a
- * {@link LayerError} and leaves no `dest` (nor any temp directory).
+ * exist): into a temp directory beside it, renamed into place on success. Digests are checked
+ * as by {@link applyLayerInto}. Any failure throws a {@link LayerError} and leaves no `dest`
+ * (nor any temp directory).
  */
 export async function applyLayer(
   source: Readable | AsyncIterable<Uint8Array> | Uint8Array,
   dest: string,
   options: ApplyLayerOptions = {},
 ): Promise<ApplyLayerResult> {
-  if (options.expectedDigest !== undefined) digestHex(options.expectedDigest);
-  if (options.expectedDiffID !== undefined) digestHex(options.expectedDiffID);
   const target = path.resolve(dest);
   if (await stat(target).then(() => true, () => false)) throw new LayerError('target already exists', 'EEXIST', target);
   const temp = `${target}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  let root = -1;
   try {
     await mkdir(temp, { mode: 0o755 });
-    if (options.lower !== undefined) await copyTree(options.lower, temp);
-    root = nat.openRoot(temp);
-    const result = await applyEntries(source, root, options);
-    nat.closeFd(root);
-    root = -1;
+    const result = await applyLayerInto(source, temp, options);
     try {
       await rename(temp, target);
     } catch (err) {
@@ -352,7 +331,6 @@ export async function applyLayer(
     }
     return result;
   } catch (err) {
-    if (root >= 0) nat.closeFd(root);
     await rm(temp, { recursive: true, force: true });
     if (err instanceof BerthError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
@@ -362,13 +340,13 @@ export async function applyLayer(
 
 /**
  * Applies a layer tar onto the existing directory `dir` in place (a graph driver's snapshot,
- * which is discarded as a whole when this fails). Digests are checked as by {@link applyLayer};
- * failures throw a {@link LayerError}.
+ * which is discarded as a whole when this fails). The blob's digest and DiffID are computed
+ * while applying and checked against the expected ones; failures throw a {@link LayerError}.
  */
 export async function applyLayerInto(
   source: Readable | AsyncIterable<Uint8Array> | Uint8Array,
   dir: string,
-  options: Omit<ApplyLayerOptions, 'lower'> = {},
+  options: ApplyLayerOptions = {},
 ): Promise<ApplyLayerResult> {
   if (options.expectedDigest !== undefined) digestHex(options.expectedDigest);
   if (options.expectedDiffID !== undefined) digestHex(options.expectedDiffID);
