@@ -27,17 +27,11 @@ import {
   type EngineContainer,
   type ImageStore,
 } from '../src/index.js';
-import { collect, removeIdleCgroupParents } from './support.js';
+import { collect, installed, removeIdleCgroupParents } from './support.js';
 
 const sha = (b: Buffer | string): `sha256:${string}` => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const hex = (d: string): string => d.slice('sha256:'.length);
 
-/** Whether a command-line tool is installed; prints why a test is skipped when it is not. */
-function tool(name: string): boolean {
-  const ok = spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
-  if (!ok) console.log(`skipped: ${name} is not installed (scripts/host-deps.sh installs it)`);
-  return ok;
-}
 
 /** Runs a tool; fails the test with its stderr. */
 function sh(cmd: string, args: string[]): string {
@@ -296,16 +290,17 @@ describe('image archives', () => {
     expect(await storeState(engine.images)).toEqual(before);
   });
 
-  it('is accepted by skopeo inspect and podman load', async () => {
+  it('is accepted by skopeo inspect and podman load', async (ctx) => {
+    if (!installed(import.meta.url, 'skopeo', 'podman')) return ctx.skip();
     const file = path.join(dir, 'tools.tar');
     await saveArchive(engine.images, ['legacy/a:1', 'legacy/b:latest'], createWriteStream(file));
-    if (tool('skopeo')) {
+    {
       const info = JSON.parse(sh('skopeo', ['inspect', `docker-archive:${file}:legacy/b:latest`]));
       expect(info.Layers).toHaveLength(2);
       const cfg = JSON.parse(sh('skopeo', ['inspect', '--config', `docker-archive:${file}:legacy/a:1`]));
       expect(cfg.config.Cmd).toEqual(['cat', '/hello.txt']);
     }
-    if (tool('podman')) {
+    {
       const proot = path.join(dir, 'podman');
       // All of podman's state in a private directory (its tmpdir defaults to /run/libpod).
       const args = ['--root', path.join(proot, 'root'), '--runroot', path.join(proot, 'run'), '--tmpdir', path.join(proot, 'tmp'), '--events-backend', 'none', '--storage-driver', 'vfs'];
@@ -324,7 +319,7 @@ describe('image archives', () => {
   });
 
   it('loads what skopeo makes from a layout berth wrote: a docker-archive, and gzip and zstd OCI layouts', async (ctx) => {
-    if (!tool('skopeo')) return ctx.skip();
+    if (!installed(import.meta.url, 'skopeo')) return ctx.skip();
     const layout = path.join(dir, 'for-skopeo');
     await writeOciLayout(engine.images, ['legacy/a:1'], layout);
     const archive = path.join(dir, 'skopeo.tar');
@@ -349,7 +344,7 @@ describe('image archives', () => {
   });
 
   it('loads a layout made by umoci (repack of an unpacked bundle); refuses the truncated tar of umoci insert', async (ctx) => {
-    if (!tool('umoci')) return ctx.skip();
+    if (!installed(import.meta.url, 'umoci')) return ctx.skip();
     const layout = path.join(dir, 'umoci');
     const bundle = path.join(dir, 'umoci-bundle');
     sh('umoci', ['init', '--layout', layout]);

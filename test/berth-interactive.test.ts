@@ -7,10 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBusyboxRootfs } from '../src/index.js';
-import { removeIdleCgroupParents } from './support.js';
+import { removeIdleCgroupParents, installed } from './support.js';
 
 const BIN = path.resolve('bin/berth');
-const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+const hasTmux = installed(import.meta.url, 'tmux');
 let dir: string;
 let root: string;
 const sessions: string[] = [];

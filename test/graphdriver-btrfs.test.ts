@@ -15,7 +15,7 @@ import { defaultGraphDriver, openGraphDriver } from '../src/graphdriver/index.js
 import { OWNER_PID_LABEL } from '../src/graphdriver/snapshotter-base.js';
 import { Container } from '../src/index.js';
 import { btrfsIsSubvolume, btrfsSubvolCreate } from '../src/native/index.js';
-import { collect, shSpec, workspace, type Workspace } from './support.js';
+import { collect, shSpec, workspace, type Workspace, installed } from './support.js';
 import { makeTar, readAll, tarNames } from './tar-fixtures.js';
 
 
@@ -42,7 +42,7 @@ function subvolumes(mnt: string): string[] {
     .map((l) => l.replace(/^.* path /, ''));
 }
 
-const haveMkfs = spawnSync('mkfs.btrfs', ['--version']).error === undefined;
+const haveMkfs = installed(import.meta.url, 'mkfs.btrfs', 'losetup');
 if (!haveMkfs) console.log('skipping the btrfs driver tests: mkfs.btrfs is not installed (btrfs-progs; scripts/host-deps.sh installs it)');
 
 describe.skipIf(!haveMkfs)('btrfs driver', () => {

@@ -23,7 +23,7 @@ import {
   repositoryScope,
 } from '../src/index.js';
 import {
-  ensureRegistryBinary,
+  REGISTRY_BIN,
   htpasswdLine,
   makePki,
   sh,
@@ -36,8 +36,9 @@ import {
   type RunningRegistry,
   type TokenServer,
 } from './registry-support.js';
+import { installed } from './support.js';
 
-const haveRegistry = ensureRegistryBinary() && existsSync('/usr/bin/htpasswd') && existsSync('/usr/bin/openssl');
+const haveRegistry = installed(import.meta.url, REGISTRY_BIN, 'htpasswd', 'openssl');
 
 describe.skipIf(!haveRegistry)('registry auth and TLS', () => {
   let base: string;

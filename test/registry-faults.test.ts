@@ -11,9 +11,10 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBusyboxRootfs, Engine, ImageReferenceError, pullImage, RegistryClient, RegistryError, type Digest } from '../src/index.js';
-import { ensureRegistryBinary, freePort, sh, startFaultProxy, startRegistry, tarOf, tmpBase, writeOciLayout, type FaultProxy, type RunningRegistry } from './registry-support.js';
+import { REGISTRY_BIN, freePort, sh, startFaultProxy, startRegistry, tarOf, tmpBase, writeOciLayout, type FaultProxy, type RunningRegistry } from './registry-support.js';
+import { installed } from './support.js';
 
-const haveRegistry = ensureRegistryBinary();
+const haveRegistry = installed(import.meta.url, REGISTRY_BIN);
 const sha = (b: Buffer): Digest => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 describe.skipIf(!haveRegistry)('registry faults and bad input', () => {

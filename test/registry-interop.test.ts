@@ -3,14 +3,15 @@
 // (private --root/--runroot); images pushed by skopeo (gzip, zstd, a multi-platform index) are
 // pulled by berth and run — see registry.test.ts for those.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBusyboxRootfs, Engine, pushImage, RegistryClient } from '../src/index.js';
-import { ensureRegistryBinary, sh, startRegistry, tmpBase, type RunningRegistry } from './registry-support.js';
+import { REGISTRY_BIN, sh, startRegistry, tmpBase, type RunningRegistry } from './registry-support.js';
+import { installed } from './support.js';
 
-const haveTools = ensureRegistryBinary() && existsSync('/usr/bin/skopeo') && existsSync('/usr/bin/podman');
+const haveTools = installed(import.meta.url, REGISTRY_BIN, 'skopeo', 'podman');
 
 describe.skipIf(!haveTools)('registry interop with skopeo and podman', () => {
   let base: string;

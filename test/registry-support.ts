@@ -5,7 +5,7 @@
 // Every process started here is stopped by its pid; nothing system-wide is touched.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, createPrivateKey, createSign, randomBytes, X509Certificate } from 'node:crypto';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -18,16 +18,6 @@ import { compressStream, type Digest } from '../src/index.js';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 
-/** Installs docker-registry if missing (the brief allows apt here); false when it cannot be had. */
-export function ensureRegistryBinary(): boolean {
-  if (existsSync(REGISTRY_BIN)) return true;
-  try {
-    execFileSync('apt-get', ['install', '-y', '-qq', 'docker-registry'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  } catch {
-    return false;
-  }
-  return existsSync(REGISTRY_BIN);
-}
 
 /** A free TCP port on 127.0.0.1. */
 export async function freePort(): Promise<number> {

@@ -24,10 +24,10 @@ import {
   type PullProgress,
   type PushProgress,
 } from '../src/index.js';
-import { collect, removeIdleCgroupParents } from './support.js';
-import { ensureRegistryBinary, sh, startRegistry, tarOf, tmpBase, writeOciLayout, type RunningRegistry } from './registry-support.js';
+import { collect, removeIdleCgroupParents, installed } from './support.js';
+import { REGISTRY_BIN, sh, startRegistry, tarOf, tmpBase, writeOciLayout, type RunningRegistry } from './registry-support.js';
 
-const haveRegistry = ensureRegistryBinary();
+const haveRegistry = installed(import.meta.url, REGISTRY_BIN);
 
 describe.skipIf(!haveRegistry)('registry (plain HTTP docker-registry on 127.0.0.1)', () => {
   let base: string;

@@ -1,5 +1,6 @@
 // Shared test fixtures: a busybox rootfs per test file, a state root per file, and a helper
 // that runs one container and collects its output.
+import { spawnSync } from 'node:child_process';
 import { readdirSync, rmdirSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -78,4 +79,14 @@ export async function run(ws: Workspace, spec: Spec, name = 'run'): Promise<Exit
   const [stdout, stderr] = await Promise.all([out, err]);
   await c.delete();
   return { ...result, stdout, stderr };
+}
+
+/**
+ * Whether every command is installed; when one is not, prints which and that
+ * scripts/host-deps.sh (run by .ci/run) installs it, so that a skip always says why.
+ */
+export function installed(file: string, ...commands: string[]): boolean {
+  const missing = commands.filter((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);
+  if (missing.length > 0) console.log(`${path.basename(file)}: SKIPPING: ${missing.join(', ')} not installed (scripts/host-deps.sh installs it)`);
+  return missing.length === 0;
 }

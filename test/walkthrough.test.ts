@@ -10,12 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBusyboxRootfs } from '../src/index.js';
-import { ensureRegistryBinary, startRegistry, type RunningRegistry } from './registry-support.js';
-import { removeIdleCgroupParents } from './support.js';
+import { REGISTRY_BIN, startRegistry, type RunningRegistry } from './registry-support.js';
+import { removeIdleCgroupParents, installed } from './support.js';
 import { BERTH_BIN, berthRunner } from './cli-support.js';
 
 const BIN = BERTH_BIN;
-const haveRegistry = ensureRegistryBinary();
+const haveRegistry = installed(import.meta.url, REGISTRY_BIN);
 let dir: string;
 let root: string;
 let registry: RunningRegistry;
