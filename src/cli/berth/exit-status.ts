@@ -5,6 +5,7 @@
  * @module
  */
 import { BerthError } from '../../errors.js';
+import { signalNumber } from '../../runtime/process.js';
 
 /** berth itself failed. */
 export const EXIT_BERTH = 125;
@@ -20,7 +21,7 @@ export function exitStatusOf(err: unknown): number {
 }
 
 /** A container's exit as a shell status: its code, or 128 + the signal number. */
-export function statusOfExit(r: { exitCode: number | null; signal: string | null }, signalNumber: (s: string) => number): number {
+export function statusOfExit(r: { exitCode: number | null; signal: NodeJS.Signals | null }): number {
   if (r.exitCode !== null) return r.exitCode;
   if (r.signal !== null) return 128 + signalNumber(r.signal);
   return 0;

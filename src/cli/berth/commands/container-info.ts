@@ -5,7 +5,6 @@
 import { createWriteStream, readFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { resolveImageUser } from '../../../engine/image-user.js';
-import { signalNumber } from '../../../runtime/process.js';
 import { flag, list, str } from '../argv.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
@@ -133,14 +132,14 @@ const exec: Command = {
     if (flag(p, 'detach')) return 0;
     const terminal = proc.terminal;
     if (terminal !== null) {
-      const exited = Promise.resolve(proc).then((r) => statusOfExit(r, signalNumber));
+      const exited = Promise.resolve(proc).then((r) => statusOfExit(r));
       const end = await pumpSession(
         { stdin: flag(p, 'interactive') ? terminal : null, stdout: terminal, stderr: null, exited, resize: (cols, rows) => terminal.resize({ cols, rows }), close: () => terminal.destroy() },
         { tty: true, stdin: flag(p, 'interactive') },
       );
       return end.kind === 'exited' ? end.status : 0;
     }
-    return statusOfExit(await proc, signalNumber);
+    return statusOfExit(await proc);
   },
 };
 

@@ -56,7 +56,7 @@ async function attached(c: EngineContainer, opts: { tty: boolean; stdin: boolean
   );
   if (end.kind === 'exited') return end.status;
   if (end.kind === 'detached') return 0;
-  return statusOfExit(await c.wait(), signalNumber);
+  return statusOfExit(await c.wait());
 }
 
 /** The engine options of `run`/`create`: every container runs under a monitor (logs, exit status, restarts, --rm). */
