@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The demo: make an image from the host's busybox-static, run a container from it through the
 // engine (image → overlay2 snapshot → runtime spec → container), and show from inside that it
-// has its own pid 1, hostname, network (only lo) and mounts — the rootfs an overlay that the
-// host's mount table never holds. Run as root: `npm run demo`.
+// has its own pid 1, hostname, network (lo, and eth0 on the default bridge network) and mounts —
+// the rootfs an overlay that the host's mount table never holds. Run as root: `npm run demo`.
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
