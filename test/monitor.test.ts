@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBusyboxRootfs, Engine, formatLogEntry, readMonitorState, type EngineContainer, type LogEntry } from '../src/index.js';
+import { createBusyboxRootfs, Engine, EngineError, formatLogEntry, monitorAlive, readMonitorState, type EngineContainer, type LogEntry } from '../src/index.js';
 import { collect, removeIdleCgroupParents } from './support.js';
 
 const distIndex = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -183,6 +183,58 @@ describe('detached containers (berth-monitor)', () => {
     expect(existsSync(path.join(root, 'runtime', id))).toBe(false);
     await expect(engine.container(id)).rejects.toThrow(/no such container/);
   }, 30_000);
+
+  it('--rm with a session that removes it: the monitor waits for that session, and cleans up itself only if the session left it undone', async () => {
+    /** What /proc/PID/cmdline said, polled until the process is gone (a cleanup's node lives for tens of ms). */
+    const cmdlinesUntilGone = async (pid: number): Promise<Set<string>> => {
+      const seen = new Set<string>();
+      const end = Date.now() + 20_000;
+      for (;;) {
+        let cmd: string;
+        try {
+          cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!;
+          if (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z')) return seen;
+        } catch {
+          return seen;
+        }
+        if (cmd !== '') seen.add(cmd); // empty while it exits
+        if (Date.now() > end) throw new Error(`pid ${pid} still there`);
+        await new Promise((r) => setImmediate(r));
+      }
+    };
+    const make = async (): Promise<EngineContainer> => engine.create('busybox:test', { detach: true, autoRemove: true, cmd: ['sh', '-c', 'echo hi'] });
+
+    // The session removes it: the monitor waits, then leaves without running its cleanup.
+    const c = await make();
+    const s = await c.attach({ removes: true });
+    await c.start();
+    expect(await s.exited).toBe(0);
+    const state = readMonitorState(c.dir)!;
+    expect(state.removalBySession).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(monitorAlive(state)).toBe(true); // waiting for us, not removing
+    expect(existsSync(path.join(c.dir, 'container.json'))).toBe(true);
+    await c.remove({ force: true });
+    const watched = cmdlinesUntilGone(state.monitorPid);
+    s.close();
+    expect([...(await watched)]).toEqual(['berth-monitor']);
+    expect(existsSync(c.dir)).toBe(false);
+
+    // The session leaves without removing it (its process died): the monitor's cleanup does.
+    const d = await make();
+    const s2 = await d.attach({ removes: true });
+    await d.start();
+    expect(await s2.exited).toBe(0);
+    s2.close();
+    await eventually(() => !existsSync(d.dir), 20_000, 'the cleanup');
+    await expect(engine.container(d.id)).rejects.toThrow(/no such container/);
+
+    // Only an autoRemove container can be removed that way.
+    const e = await engine.create('busybox:test', { detach: true, cmd: ['true'] });
+    await expect(e.attach({ removes: true })).rejects.toThrow(EngineError);
+    await expect(e.attach({ removes: true })).rejects.toThrow(/removes: container .* was not created with autoRemove/);
+    await e.remove({ force: true });
+  }, 60_000);
 
   it('writes valid, ordered json-file lines; tail, since and timestamps', async () => {
     const c = await engine.run('busybox:test', { detach: true, cmd: ['sh', '-c', 'echo "a \\"q\\" <b> & \\\\ tab\there"; printf "no-newline"; sleep 0.3; echo x; echo y; printf "\\344\\275\\240\\377\\n"'] });

@@ -296,6 +296,7 @@ struct Monitor {
   std::string status = "created", started_at, finished_at, error;
   int exit_code = 0, restart_count = 0;
   bool stopped_by_user = false;
+  bool removal_by_session = false;  // an attached session removes the container (run --rm)
 };
 
 Monitor M;
@@ -315,6 +316,8 @@ void write_state() {
   j += ",\"exitCode\":" + std::to_string(M.exit_code) + ",\"restartCount\":" + std::to_string(M.restart_count);
   j += ",\"stoppedByUser\":";
   j += M.stopped_by_user ? "true" : "false";
+  j += ",\"removalBySession\":";
+  j += M.removal_by_session ? "true" : "false";
   j += ",\"error\":";
   quote(&j, M.error);
   j += "}\n";
@@ -646,16 +649,34 @@ bool launch(bool first) {
   return true;
 }
 
-// After the final exit: nothing more will run here.
+// Whether a session that said it removes the container (BERTH_ATTACH_REMOVES) is attached.
+bool removing_session_attached() {
+  for (Client* c : M.clients)
+    if (c->hello && (c->flags & BERTH_ATTACH_REMOVES) && !c->closing) return true;
+  return false;
+}
+
+// After the final exit: nothing more will run here. With --rm, a session that removes the
+// container itself is waited for (until it hangs up); the cleanup command runs only if the
+// container's directory is still there then, that is, if that process went away first.
 [[noreturn]] void finish() {
+  std::vector<int> removers;
   for (Client* c : M.clients) {  // best effort: the last frames, then the socket closes
     fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
     if (!c->out.empty()) write_all(c->fd, c->out.data(), c->out.size());
-    close(c->fd);
+    if (M.removal_by_session && (c->flags & BERTH_ATTACH_REMOVES)) removers.push_back(c->fd);
+    else close(c->fd);
   }
   close_fd(&M.listen_fd);
   unlinkat(M.dirfd, "attach.sock", 0);
   close_fd(&M.log_fd);
+  for (int fd : removers) {
+    char buf[4096];
+    while (read(fd, buf, sizeof buf) > 0 || errno == EINTR) {}  // whatever it sends, until EOF
+    close(fd);
+  }
+  struct stat st;
+  if (!removers.empty() && fstat(M.dirfd, &st) == 0 && st.st_nlink == 0) _exit(0);  // removed
   if (!M.cleanup.empty()) {
     std::vector<char*> argv;
     for (std::string& a : M.cleanup) argv.push_back(&a[0]);
@@ -691,11 +712,16 @@ void run_ended() {
   M.kill_deadline = -1;
   M.finished_at = rfc3339nano();
   int32_t code = M.exit_code;
+  bool restart = wants_restart();
+  if (!restart && !M.cleanup.empty() && removing_session_attached()) {
+    M.removal_by_session = true;  // said before the session hears of the exit
+    write_state();
+  }
   for (Client* c : M.clients) {
     client_send(c, BERTH_ATTACH_EXIT, &code, sizeof code);
     c->closing = true;
   }
-  if (wants_restart()) {
+  if (restart) {
     if (now_ms() - M.run_started >= kStableMs) M.backoff = kBackoffStartMs;
     M.status = "restarting";
     M.restart_at = now_ms() + M.backoff;

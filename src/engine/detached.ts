@@ -9,7 +9,9 @@
  * `--rm` of a detached container: the monitor is given a cleanup command (node running
  * `dist/engine/detached-cleanup.js ROOT ID`) that it execs in its own place after the last
  * exit, so the container is removed with no other berth process alive. Should that fail (the
- * monitor killed, node missing), the next {@link Engine.open} removes it.
+ * monitor killed, node missing), the next {@link Engine.open} removes it. A process attached in
+ * the foreground (`berth run --rm`) removes it itself instead, which saves starting Node again:
+ * the monitor then only waits for that session to end and cleans up if it ended first.
  *
  * Restarts: the monitor re-launches berth-init, which makes a new, empty network namespace,
  * while the first run was connected to its networks by the berth process that created it. So
@@ -25,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { ContainerStateError } from '../errors.js';
 import * as native from '../native/index.js';
-import { attachMonitor, monitorAlive, readMonitorState, type MonitorOptions, type MonitorSession, type MonitorState, type RestartPolicy } from '../runtime/monitor.js';
+import { attachMonitor, monitorAlive, readMonitorState, type MonitorAttachOptions, type MonitorOptions, type MonitorSession, type MonitorState, type RestartPolicy } from '../runtime/monitor.js';
 import type { ExitResult } from '../runtime/process.js';
 import { EngineError } from './errors.js';
 
@@ -91,6 +93,8 @@ export interface DetachedState {
   restartCount: number;
   /** Whether a monitor still looks after it. */
   monitored: boolean;
+  /** Its monitor left the `--rm` removal to an attached session and only waits for that session to end. */
+  removalBySession: boolean;
   /** Why the last launch failed, if it did. */
   error: string;
 }
@@ -147,7 +151,7 @@ export function detachedState(dir: string): DetachedState | undefined {
   // A monitor killed mid-run leaves "running": its container's init went with... nothing; the
   // runtime's pid check decides. Here: without a monitor, nothing restarts it.
   const status = !monitored && (s.status === 'restarting' || s.status === 'created') ? 'exited' : s.status;
-  return { status, exitCode: s.exitCode, startedAt: s.startedAt, finishedAt: s.finishedAt, restartCount: s.restartCount, monitored, error: s.error };
+  return { status, exitCode: s.exitCode, startedAt: s.startedAt, finishedAt: s.finishedAt, restartCount: s.restartCount, monitored, removalBySession: s.removalBySession === true, error: s.error };
 }
 
 /** The init the monitor runs now, to load the runtime container with (its pid changes on each restart). */
@@ -307,7 +311,7 @@ export function formatLogEntry(e: LogEntry, options: { timestamps?: boolean } = 
 }
 
 /** Attaches to a detached container's monitor (`docker attach`); ENOTCONN when nothing runs it now. */
-export async function attachDetached(dir: string, name: string, options: { stdin?: boolean; stdout?: boolean; stderr?: boolean }): Promise<MonitorSession> {
+export async function attachDetached(dir: string, name: string, options: MonitorAttachOptions): Promise<MonitorSession> {
   const notRunning = (cause?: unknown): ContainerStateError =>
     new ContainerStateError(`cannot attach to container ${name}: it is not running`, { code: 'ENOTCONN', stage: 'attach', cause });
   // The monitor writes its first state just after it relays READY, so a container created a

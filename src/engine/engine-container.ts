@@ -14,7 +14,7 @@ import type { Engine, RecordedOptions } from './engine.js';
 import { EngineError } from './errors.js';
 import path from 'node:path';
 import { Container as RuntimeContainer } from '../runtime/container.js';
-import type { MonitorSession } from '../runtime/monitor.js';
+import type { MonitorAttachOptions, MonitorSession } from '../runtime/monitor.js';
 import { attachDetached, detachedState, logPath, parseRestartPolicy, readLog, stopThroughMonitor, waitDetached, waitMonitorGone, type LogEntry, type LogsOptions } from './detached.js';
 
 /** What the engine records of a container (`<root>/containers/<id>/container.json`; Docker's field names). */
@@ -248,9 +248,14 @@ export class EngineContainer {
    * Attaches to a detached container's main process from any process (`docker attach`):
    * its output (as it comes from now on), its stdin with `stdin` (needs `interactive`), and
    * resize. Several sessions may be attached at once; closing one leaves the container running.
+   * With `removes` (an `autoRemove` container), the caller removes it after the exit
+   * (`remove({ force: true })`, then `close()`); should the caller die first, the monitor does.
    */
-  async attach(options: { stdin?: boolean; stdout?: boolean; stderr?: boolean } = {}): Promise<MonitorSession> {
+  async attach(options: MonitorAttachOptions = {}): Promise<MonitorSession> {
     if (!this.record.Options.detach) throw new EngineError(`cannot attach to container ${this.name}: it was not created detached`, 'ENOTSUP', this.name);
+    if (options.removes === true && this.record.Options.autoRemove !== true) {
+      throw new EngineError(`removes: container ${this.name} was not created with autoRemove`, 'EINVAL', 'removes');
+    }
     return attachDetached(this.dir, this.name, options);
   }
 

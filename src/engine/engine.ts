@@ -381,7 +381,7 @@ export class Engine {
       if (state?.monitored && state.status === 'running' && options.force !== true) {
         throw new EngineError(`cannot remove container ${rec.Name}: it is running; stop it first or force`, 'ESTATE', rec.Name);
       }
-      if (state?.monitored) {
+      if (state?.monitored && !state.removalBySession) {
         await stopThroughMonitor(dir, 'SIGKILL', 0);
         await waitMonitorGone(dir);
       }
@@ -400,8 +400,8 @@ export class Engine {
       await this.networks.disconnectAll(rec.Id);
       await rm(path.join(this.containersDir, rec.Id, 'container.json'), { force: true });
       await this.driver.remove(rec.Snapshot).catch(() => undefined);
-      await rm(path.join(this.containersDir, rec.Id), { recursive: true, force: true });
       if ((await this.nameOwner(rec.Name)) === rec.Id) await unlink(path.join(this.namesDir(), rec.Name)).catch(() => undefined);
+      await rm(path.join(this.containersDir, rec.Id), { recursive: true, force: true }); // last: a monitor waiting on a session takes its absence for "removed
     });
   }
 

@@ -71,6 +71,8 @@ export interface MonitorState {
   restartCount: number;
   /** Whether a stop (or removal) asked for no more restarts. */
   stoppedByUser: boolean;
+  /** After the last exit: an attached session (see {@link MonitorAttachOptions.removes}) removes the container, the monitor only waits for it to hang up. */
+  removalBySession?: boolean;
   /** Why the last launch failed, if it did. */
   error: string;
 }
@@ -78,7 +80,7 @@ export interface MonitorState {
 const POLICY_CODES: Record<RestartPolicy['name'], number> = { no: 0, 'on-failure': 1, always: 2, 'unless-stopped': 3 };
 
 /** Attach stream flags of the HELLO frame. */
-const WANT = { stdin: 1, stdout: 2, stderr: 4 } as const;
+const WANT = { stdin: 1, stdout: 2, stderr: 4, removes: 8 } as const;
 
 /** Path of a container's monitor state file. */
 export function monitorStatePath(dir: string): string {
@@ -147,6 +149,13 @@ export interface MonitorAttachOptions {
   stdout?: boolean;
   /** Receive stderr. */
   stderr?: boolean;
+  /**
+   * This session removes the container after its last exit (`run --rm` in the foreground). The
+   * monitor, given a cleanup command, then leaves the removal to it: it keeps the connection
+   * open after the exit and runs its cleanup only if the container's directory is still there
+   * once the session hangs up. Close the session when the removal is done.
+   */
+  removes?: boolean;
 }
 
 /** A connection to a container's monitor: its output streams, its stdin, resize and stop. */
@@ -180,7 +189,11 @@ export class MonitorSession {
         if (f.type === AttachFrame.HELLO) resolveReady(true);
         else if (f.type === AttachFrame.STDOUT) out.write(f.payload);
         else if (f.type === AttachFrame.STDERR) err.write(f.payload);
-        else if (f.type === AttachFrame.EXIT && f.payload.length >= 4) resolveExit(f.payload.readInt32LE(0));
+        else if (f.type === AttachFrame.EXIT && f.payload.length >= 4) {
+          out.end(); // all output came before the exit
+          err.end();
+          resolveExit(f.payload.readInt32LE(0));
+        }
       }
     });
     const ended = (): void => {
@@ -246,7 +259,7 @@ export async function attachMonitor(dir: string, options: MonitorAttachOptions =
     });
   }
   const socket = new net.Socket({ fd, readable: true, writable: true });
-  const flags = (options.stdin ? WANT.stdin : 0) | (options.stdout ?? true ? WANT.stdout : 0) | (options.stderr ?? true ? WANT.stderr : 0);
+  const flags = (options.stdin ? WANT.stdin : 0) | (options.stdout ?? true ? WANT.stdout : 0) | (options.stderr ?? true ? WANT.stderr : 0) | (options.removes ? WANT.removes : 0);
   const hello = Buffer.alloc(4);
   hello.writeUInt32LE(flags, 0);
   socket.write(encodeFrame(AttachFrame.HELLO, hello));

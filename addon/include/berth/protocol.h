@@ -247,9 +247,10 @@ enum berth_monitor_tag {
 
 // Attach socket (MON_DIR/attach.sock, SOCK_STREAM): frames both ways, header as above.
 enum berth_attach_frame_type {
-  BERTH_ATTACH_HELLO = 32,        // client: u32 flags (1 stdin, 2 stdout, 4 stderr); first frame.
-                                  // The monitor answers with the same frame once the client gets
-                                  // output (so output written after the answer is never missed)
+  BERTH_ATTACH_HELLO = 32,        // client: u32 flags (1 stdin, 2 stdout, 4 stderr, 8 removes:
+                                  // BERTH_ATTACH_REMOVES); first frame. The monitor answers with
+                                  // the same frame once the client gets output (so output written
+                                  // after the answer is never missed)
   BERTH_ATTACH_STDIN = 33,        // client: bytes for the container's stdin (or terminal)
   BERTH_ATTACH_CLOSE_STDIN = 34,  // client: close the container's stdin (EOF for it)
   BERTH_ATTACH_RESIZE = 35,       // client: u32 cols, u32 rows of the terminal
@@ -259,5 +260,13 @@ enum berth_attach_frame_type {
   BERTH_ATTACH_STDERR = 41,       // monitor: bytes the container wrote to stderr
   BERTH_ATTACH_EXIT = 42,         // monitor: i32 exit code (128+n for signal n); then it closes
 };
+
+// HELLO flag of a client that removes the container itself after its last exit (`run --rm` in
+// the foreground). When such a client is attached at that exit, the monitor records
+// "removalBySession" in monitor.json before it sends EXIT, then keeps that connection open and
+// waits for the client to hang up; it runs its cleanup command (MON_CLEANUP_ARG) only if the
+// container's directory is still there then (the client died first). A second Node process
+// for the removal is saved, and the removal is still done whoever dies when.
+#define BERTH_ATTACH_REMOVES 8u
 
 #endif  // BERTH_PROTOCOL_H

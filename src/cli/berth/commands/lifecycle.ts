@@ -4,6 +4,8 @@
  * @module
  */
 import type { EngineContainer } from '../../../engine/engine-container.js';
+import type { MonitorAttachOptions } from '../../../runtime/monitor.js';
+import { existsSync } from 'node:fs';
 import { signalNumber } from '../../../runtime/process.js';
 import { flag, str } from '../argv.js';
 import type { CliContext, Command } from '../command.js';
@@ -46,17 +48,37 @@ async function ensureImage(ctx: CliContext, image: string): Promise<void> {
   }
 }
 
-/** Runs an attached session to a container until it exits (status), is detached from (0), or is lost (125). */
-async function attached(c: EngineContainer, opts: { tty: boolean; stdin: boolean; detachKeys?: string; start?: boolean }): Promise<number> {
-  const session = await c.attach({ stdin: opts.stdin, stdout: true, stderr: true });
-  if (opts.start === true) await c.start();
-  const end = await pumpSession(
-    { stdin: session.stdin, stdout: session.stdout, stderr: session.stderr, exited: session.exited, resize: (cols, rows) => session.resize(cols, rows), close: () => session.close() },
-    { tty: opts.tty, stdin: opts.stdin, ...(opts.detachKeys === undefined ? {} : { detachKeys: opts.detachKeys }), onSignal: (sig) => void c.kill(sig).catch(() => undefined) },
-  );
-  if (end.kind === 'exited') return end.status;
-  if (end.kind === 'detached') return 0;
-  return statusOfExit(await c.wait());
+/**
+ * Runs an attached session to a container until it exits (status), is detached from (0), or is
+ * lost (125). With `removes` (`run --rm`), this process removes the container after its exit,
+ * which its monitor leaves to it while the session is open (see {@link MonitorAttachOptions.removes}).
+ */
+async function attached(c: EngineContainer, opts: { tty: boolean; stdin: boolean; detachKeys?: string; start?: boolean; removes?: boolean }): Promise<number> {
+  const session = await c.attach({ stdin: opts.stdin, stdout: true, stderr: true, removes: opts.removes === true });
+  try {
+    if (opts.start === true) await c.start();
+    const end = await pumpSession(
+      { stdin: session.stdin, stdout: session.stdout, stderr: session.stderr, exited: session.exited, resize: (cols, rows) => session.resize(cols, rows), close: () => session.close() },
+      { tty: opts.tty, stdin: opts.stdin, ...(opts.detachKeys === undefined ? {} : { detachKeys: opts.detachKeys }), onSignal: (sig) => void c.kill(sig).catch(() => undefined) },
+    );
+    if (end.kind === 'detached') return 0;
+    const status = end.kind === 'exited' ? end.status : statusOfExit(await c.wait());
+    if (opts.removes === true) await removeAfterRun(c, session);
+    return status;
+  } finally {
+    session.close();
+  }
+}
+
+/** Removes a `run --rm` container after its exit; if that fails, leaves it to its monitor's cleanup (run once the session closes) and reports the error only if that fails too. */
+async function removeAfterRun(c: EngineContainer, session: { close(): void }): Promise<void> {
+  try {
+    await c.remove({ force: true });
+  } catch (err) {
+    session.close();
+    await waitMonitorGone(c.dir);
+    if (existsSync(c.dir)) throw err;
+  }
 }
 
 /** The engine options of `run`/`create`: every container runs under a monitor (logs, exit status, restarts, --rm). */
@@ -109,21 +131,9 @@ const run: Command = {
       ctx.out(`${c.id}\n`);
       return 0;
     }
-    const status = await attached(c, { tty: req.tty, stdin: req.interactive, start: true, ...(str(p, 'detach-keys') === undefined ? {} : { detachKeys: str(p, 'detach-keys') }) });
-    if (req.autoRemove) await waitRemoved(c);
-    return status;
+    return attached(c, { tty: req.tty, stdin: req.interactive, start: true, removes: req.autoRemove, ...(str(p, 'detach-keys') === undefined ? {} : { detachKeys: str(p, 'detach-keys') }) });
   },
 };
-
-/**
- * Removes an `--rm` container that ran in the foreground once it has exited, without waiting
- * for its monitor to do it (which starts another Node process); the monitor's own removal, for
- * when this process is gone, finds nothing left.
- */
-async function waitRemoved(c: EngineContainer): Promise<void> {
-  if ((await c.status()) === 'running') return; // detached from: it goes on
-  await c.remove({ force: true }).catch(async () => waitMonitorGone(c.dir));
-}
 
 /** `berth start`. */
 const start: Command = {
