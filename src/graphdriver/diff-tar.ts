@@ -12,7 +12,8 @@ import { lstat, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar-stream';
+import type { Pack } from 'tar-stream';
+import { lazyRequire } from '../util/lazy-require.js';
 import * as nat from '../native/index.js';
 import type { LayerDirs } from './driver.js';
 import { paxHeaderEntry, PaxRetypeStream } from '../image/pax-xattrs.js';
@@ -23,8 +24,10 @@ export type DiffSource =
   | { kind: 'compare'; dir: string; parent: string | undefined }
   | { kind: 'merged'; dirs: readonly string[]; overlay: boolean };
 
+const tarStream = lazyRequire<typeof import('tar-stream')>('tar-stream');
+
 /** A tar entry header as tar-stream's pack takes it. */
-type EntryHeader = Parameters<tar.Pack['entry']>[0];
+type EntryHeader = Parameters<Pack['entry']>[0];
 
 const WH = '.wh.';
 const OPAQUE = '.wh..wh..opq';
@@ -59,7 +62,7 @@ class DiffWriter {
   private readonly links = new Map<string, string>();
   private opaqueRoot = -1;
 
-  constructor(private readonly pack: tar.Pack) {}
+  constructor(private readonly pack: Pack) {}
 
   /**
    * Writes a PAX header carrying the entry's path and its `security.capability` — the one
@@ -245,7 +248,7 @@ function xattrHeaderName(rel: string): string {
 
 /** A readable layer tar of the changes `source()` names (resolved lazily, so errors surface on the stream). */
 export function diffTar(source: () => Promise<DiffSource>): Readable {
-  const pack = tar.pack();
+  const pack = tarStream().pack();
   const out = new PassThrough();
   pack.pipe(new PaxRetypeStream()).pipe(out);
   void (async () => {

@@ -8,8 +8,7 @@
  * @module
  */
 import { Readable, pipeline, type Transform } from 'node:stream';
-import { createGunzip, createGzip } from 'node:zlib';
-import { CompressStream, DecompressStream } from 'zstd-napi';
+import { lazyRequire } from '../util/lazy-require.js';
 import { BerthError } from '../errors.js';
 import { LayerError } from './errors.js';
 
@@ -111,9 +110,12 @@ async function peek(src: AsyncIterable<Uint8Array>, n: number): Promise<Peeked> 
   return { head: Buffer.concat(taken), all: all(), release, fromSource: (err) => typeof err === 'object' && err !== null && sourceErrors.has(err) };
 }
 
+const zlib = lazyRequire<typeof import('node:zlib')>('node:zlib');
+const zstd = lazyRequire<typeof import('zstd-napi')>('zstd-napi');
+
 /** A decoder for `compression`. */
 function decoder(compression: 'gzip' | 'zstd'): Transform {
-  return compression === 'gzip' ? createGunzip() : new DecompressStream();
+  return compression === 'gzip' ? zlib().createGunzip() : new (zstd().DecompressStream)();
 }
 
 /** What {@link decompressStream} returns. */
@@ -159,8 +161,8 @@ export interface CompressOptions {
 
 /** A Transform that compresses what is written to it with gzip or zstd (zstd frames carry a content checksum, as the zstd CLI writes them). */
 export function compressStream(kind: 'gzip' | 'zstd', options: CompressOptions = {}): Transform {
-  if (kind === 'gzip') return createGzip(options.level === undefined ? {} : { level: options.level });
-  if (kind === 'zstd') return new CompressStream({ checksumFlag: true, ...(options.level === undefined ? {} : { compressionLevel: options.level }) });
+  if (kind === 'gzip') return zlib().createGzip(options.level === undefined ? {} : { level: options.level });
+  if (kind === 'zstd') return new (zstd().CompressStream)({ checksumFlag: true, ...(options.level === undefined ? {} : { compressionLevel: options.level }) });
   throw new LayerError(`cannot compress with ${JSON.stringify(kind)} (gzip or zstd)`, 'EUNSUPPORTEDCOMPRESSION', String(kind));
 }
 

@@ -13,13 +13,16 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, pipeline as pipeStreams } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar-stream';
+import type { Header } from 'tar-stream';
+import { lazyRequire } from '../util/lazy-require.js';
 import { BerthError, NativeError } from '../errors.js';
 import * as nat from '../native/index.js';
 import { DigestStream, digestHex, type Digest } from './digest.js';
 import { decompressStream } from './compression.js';
 import { BASE64_XATTR_PREFIX, PaxXattrStream } from './pax-xattrs.js';
 import { LayerError } from './errors.js';
+
+const tarStream = lazyRequire<typeof import('tar-stream')>('tar-stream');
 
 /** How whiteouts are materialised: removed from the lower content (`vfs`), or as overlayfs whiteouts (0:0 char devices and `trusted.overlay.opaque=y`). */
 export type WhiteoutFormat = 'vfs' | 'overlay';
@@ -137,7 +140,7 @@ class Applier {
   }
 
   /** Handles one tar entry; its content stream must be consumed. */
-  async entry(header: tar.Header, stream: Readable): Promise<void> {
+  async entry(header: Header, stream: Readable): Promise<void> {
     const rel = cleanEntryPath(header.name);
     const base = path.posix.basename(rel);
     const dir = rel.includes('/') ? path.posix.dirname(rel) : '';
@@ -281,7 +284,7 @@ class Applier {
   }
 
   /** Owner, mode, xattrs (kept as written) and times, in that order (chown clears setuid bits and capabilities). */
-  private metadata(rel: string, header: tar.Header, type: string): void {
+  private metadata(rel: string, header: Header, type: string): void {
     if (this.chown) nat.chownIn(this.root, rel, header.uid ?? 0, header.gid ?? 0);
     if (type !== 'symlink') nat.chmodIn(this.root, rel, (header.mode ?? 0o644) & 0o7777);
     for (const [key, value] of Object.entries(header.pax ?? {})) {
@@ -369,7 +372,7 @@ async function applyEntries(source: Readable | AsyncIterable<Uint8Array> | Uint8
   const diff = new DigestStream();
   pipeStreams(Readable.from(input, { objectMode: false }), raw, () => undefined); // a failure surfaces on raw
   const { compression, stream: src } = await decompressStream(raw);
-  const extract = tar.extract();
+  const extract = tarStream().extract();
   const done = pipeline([src, diff, new PaxXattrStream(), extract] as unknown as NodeJS.ReadWriteStream[]).then(
     () => undefined,
     (err: unknown) => err,

@@ -3,10 +3,12 @@
  * host port is free (no socket of the host holds it).
  * @module
  */
-import dgram from 'node:dgram';
 import net from 'node:net';
 import { NetworkError } from './errors.js';
 import { parseIp } from './ipv4.js';
+import { lazyRequire } from '../util/lazy-require.js';
+
+const dgram = lazyRequire<typeof import('node:dgram')>('node:dgram');
 
 /** One published port: `hostIp:hostPort -> containerPort/protocol`. */
 export interface PortMapping {
@@ -58,7 +60,7 @@ export function formatPublish(m: PortMapping): string {
 export async function probeHostPort(m: PortMapping, field: string): Promise<number> {
   try {
     if (m.protocol === 'udp') {
-      const s = dgram.createSocket('udp4');
+      const s = dgram().createSocket('udp4');
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
         s.bind({ address: m.hostIp, port: m.hostPort, exclusive: true }, () => resolve());

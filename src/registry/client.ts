@@ -9,14 +9,18 @@
  * @module
  */
 import { readdir, readFile } from 'node:fs/promises';
-import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import https from 'node:https';
+import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
+import { lazyRequire } from '../util/lazy-require.js';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { basicAuth, mergeScopes, parseChallenges, TokenCache, tokenOf, type AuthChallenge, type Credentials, type TokenResponse } from './auth.js';
 import { CredentialStore, registryHostKey } from './credentials.js';
 import { RegistryError, throwIfAborted, type RegistryErrorDetails } from './errors.js';
+
+const http = lazyRequire<typeof import('node:http')>('node:http');
+const https = lazyRequire<typeof import('node:https')>('node:https');
 
 /** Where credentials come from: a `config.json` store, or a function of the registry host. */
 export type CredentialSource = CredentialStore | ((registry: string) => Promise<Credentials | undefined> | Credentials | undefined);
@@ -228,8 +232,8 @@ export class RegistryClient {
   private readonly challenges = new Map<string, AuthChallenge | null>();
   private readonly schemes = new Map<string, 'https' | 'http'>();
   private readonly inflightTokens = new Map<string, Promise<string>>();
-  private readonly httpAgent: http.Agent;
-  private readonly httpsAgents = new Map<string, https.Agent>();
+  private httpAgentMade: HttpAgent | undefined;
+  private readonly httpsAgents = new Map<string, HttpsAgent>();
   private readonly tlsFiles = new Map<string, Promise<{ ca: Buffer[]; cert?: Buffer; key?: Buffer }>>();
   private readonly insecureHosts: Set<string>;
   private readonly credentialCache = new Map<string, Promise<Credentials | undefined>>();
@@ -237,12 +241,11 @@ export class RegistryClient {
   constructor(options: RegistryClientOptions = {}) {
     this.options = options;
     this.insecureHosts = new Set((options.insecure ?? []).map((h) => registryHostKey(h)));
-    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: 32 });
   }
 
   /** Closes idle keep-alive connections (the client stays usable). */
   close(): void {
-    this.httpAgent.destroy();
+    this.httpAgentMade?.destroy();
     for (const a of this.httpsAgents.values()) a.destroy();
     this.httpsAgents.clear();
   }
@@ -365,7 +368,11 @@ export class RegistryClient {
     return p;
   }
 
-  private async agentFor(url: URL, ep: Endpoint): Promise<http.Agent> {
+  private get httpAgent(): HttpAgent {
+    return (this.httpAgentMade ??= new (http().Agent)({ keepAlive: true, maxSockets: 32 }));
+  }
+
+  private async agentFor(url: URL, ep: Endpoint): Promise<HttpAgent> {
     if (url.protocol === 'http:') return this.httpAgent;
     const sameHost = url.host === ep.host;
     const insecure = sameHost && ep.insecure;
@@ -374,7 +381,7 @@ export class RegistryClient {
     let agent = this.httpsAgents.get(key);
     if (agent === undefined) {
       const { rootCertificates } = await import('node:tls');
-      agent = new https.Agent({
+      agent = new (https().Agent)({
         keepAlive: true,
         maxSockets: 32,
         rejectUnauthorized: !insecure,
@@ -390,7 +397,7 @@ export class RegistryClient {
   /** One HTTP exchange, no retries: resolves with the response once its headers are in. */
   private async raw(ep: Endpoint, req: RegistryRequest, url: URL, headers: Record<string, string>, timeout = this.options.timeout ?? 60_000): Promise<IncomingMessage> {
     const agent = await this.agentFor(url, ep);
-    const mod = url.protocol === 'https:' ? https : http;
+    const mod = url.protocol === 'https:' ? https() : http();
     const body = req.body === undefined ? undefined : Buffer.isBuffer(req.body) ? req.body : req.body();
     const allHeaders: Record<string, string> = { 'User-Agent': this.options.userAgent ?? DEFAULT_UA, ...headers };
     if (Buffer.isBuffer(body)) allHeaders['Content-Length'] = String(body.length);

@@ -14,11 +14,13 @@ import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar-stream';
+import { lazyRequire } from '../../util/lazy-require.js';
 import { BerthError } from '../../errors.js';
 import { tempName } from '../../util/atomic-file.js';
 import { decompressStream } from '../compression.js';
 import { ImageError } from '../errors.js';
+
+const tarStream = lazyRequire<typeof import('tar-stream')>('tar-stream');
 
 /** Read access to the files of an archive, by their names in it (`manifest.json`, `blobs/sha256/<hex>`). */
 export interface ArchiveFiles {
@@ -140,7 +142,7 @@ export async function spoolArchive(source: Readable | AsyncIterable<Uint8Array>,
   const progress: SpoolProgress = { entries: 0, bytes: 0 };
   try {
     const { stream } = await decompressStream(source);
-    const extract = tar.extract();
+    const extract = tarStream().extract();
     const parsed = pipeline(stream, extract, ...(options.signal ? [{ signal: options.signal }] : [])).then(
       () => undefined,
       (err: unknown) => err,

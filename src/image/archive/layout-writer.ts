@@ -10,8 +10,10 @@ import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar-stream';
+import { lazyRequire } from '../../util/lazy-require.js';
 import { syncDir, tempName, writeFileAtomic } from '../../util/atomic-file.js';
+
+const tarStream = lazyRequire<typeof import('tar-stream')>('tar-stream');
 
 /** A sink for an archive's files, by their names in it. */
 export interface LayoutWriter {
@@ -34,7 +36,7 @@ const ENTRY_MTIME = new Date(0);
 
 /** Writes the archive as a tar into a Writable (which is ended, or destroyed on failure). */
 export class TarLayoutWriter implements LayoutWriter {
-  private readonly pack = tar.pack();
+  private readonly pack = tarStream().pack();
   private readonly names = new Set<string>();
   private readonly done: Promise<unknown>;
 
