@@ -23,19 +23,19 @@
  * @module
  */
 import { createReadStream, existsSync, statSync, watch } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { ContainerStateError } from '../errors.js';
 import * as native from '../native/index.js';
 import { attachMonitor, monitorAlive, readMonitorState, type MonitorAttachOptions, type MonitorOptions, type MonitorSession, type MonitorState, type RestartPolicy } from '../runtime/monitor.js';
 import type { ExitResult } from '../runtime/process.js';
 import { EngineError } from './errors.js';
+import { packagePath } from '../util/package-dir.js';
 
 /** `node dist/engine/detached-cleanup.js` (resolved from src/ and dist/ alike). */
-const CLEANUP_SCRIPT = fileURLToPath(new URL('../../dist/engine/detached-cleanup.js', import.meta.url));
+const CLEANUP_SCRIPT = packagePath('dist/engine/detached-cleanup.js');
 
 /** `node dist/engine/detached-restart.js` (resolved from src/ and dist/ alike). */
-const RESTART_SCRIPT = fileURLToPath(new URL('../../dist/engine/detached-restart.js', import.meta.url));
+const RESTART_SCRIPT = packagePath('dist/engine/detached-restart.js');
 
 /** One line of a container's json-file log. */
 export interface LogEntry {

@@ -4,11 +4,11 @@
  * @module
  */
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { NativeError } from '../errors.js';
+import { packagePath } from '../util/package-dir.js';
 
 /** Directory with the native build products: `build/Release` under the package root (from src/native and dist/native alike). */
-export const buildDir = fileURLToPath(new URL('../../build/Release/', import.meta.url));
+export const buildDir = `${packagePath('build', 'Release')}/`;
 
 /** Absolute path of the Node-API module. */
 export const addonPath = `${buildDir}berth.node`;

@@ -10,10 +10,11 @@ import { hostCgroupLayout } from '../../../runtime/host-facts.js';
 import { str } from '../argv.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
+import { packagePath } from '../../../util/package-dir.js';
 
 /** berth's version, from its package.json. */
 export function berthVersion(): string {
-  return (JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return (JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string }).version;
 }
 
 /** `berth version`. */
