@@ -10,7 +10,9 @@
 // the error message), --runs in a row, the median of those per round, and the median over
 // --rounds rounds (commands interleaved, order rotated each round). Timed: `node -e 0` and
 // `berth version` (how much of berth's time is Node start-up and the CLI's own loading);
-// `berth run --rm` with the default network (a bridge endpoint) and with `--network none`;
+// `berth run --rm` with the default network (a bridge endpoint; the network itself, made by the
+// first run, stays as Docker's docker0 does, while podman's netavark makes and removes its
+// bridge on every run) and with `--network none`;
 // `podman run --rm` likewise, with crun (podman's default here) and with `--runtime runc`;
 // `runc run` of a bundle from `runc spec` (args `true`, terminal false; its own net namespace
 // with only lo, like `--network none`). Goal: berth at most 0.5x podman.
@@ -319,6 +321,9 @@ async function main() {
     try {
       for (const id of run(BERTH, [...berthArgs, 'ps', '-aq']).split('\n').filter(Boolean)) run(BERTH, [...berthArgs, 'rm', '-f', id]);
     } catch (e) { log(`cleanup: ${e.message}`); }
+    try {
+      run(BERTH, [...berthArgs, 'network', 'rm', 'bridge']);
+    } catch (e) { if (!/no such network/.test(e.message)) log(`cleanup: ${e.message}`); }
     if (existsSync(path.join(work, 'podman-root'))) {
       try { run(PODMAN, [...podmanGlobal, 'rm', '-af', '-t', '0']); } catch (e) { log(`cleanup: ${e.message}`); }
     }

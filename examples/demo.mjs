@@ -32,6 +32,8 @@ try {
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   await container.remove();
   console.log(`\ncontainer exited with ${result.exitCode} after ${ms.toFixed(1)} ms (snapshot + create + start + run + exit)`);
+  // The default network outlives its containers (as docker0 does): this throwaway root takes its bridge down.
+  await engine.networks.remove('bridge');
 } finally {
   await rm(work, { recursive: true, force: true });
 }

@@ -27,7 +27,7 @@ import {
   type EngineContainer,
   type ImageStore,
 } from '../src/index.js';
-import { collect, installed, removeIdleCgroupParents } from './support.js';
+import { collect, installed, removeDefaultNetwork, removeIdleCgroupParents } from './support.js';
 
 const sha = (b: Buffer | string): `sha256:${string}` => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const hex = (d: string): string => d.slice('sha256:'.length);
@@ -152,7 +152,10 @@ describe('image archives', () => {
   }, 120_000);
 
   afterAll(async () => {
-    for (const e of [engine, other]) for (const c of await e.containers()) await c.remove({ force: true });
+    for (const e of [engine, other]) {
+      for (const c of await e.containers()) await c.remove({ force: true });
+      await removeDefaultNetwork(e);
+    }
     await rm(dir, { recursive: true, force: true });
     removeIdleCgroupParents();
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(dir);

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBusyboxRootfs } from '../src/index.js';
-import { removeIdleCgroupParents } from './support.js';
+import { removeDefaultNetwork, removeIdleCgroupParents } from './support.js';
 import { BERTH_BIN, berthRunner } from './cli-support.js';
 
 const BIN = BERTH_BIN;
@@ -33,6 +33,7 @@ describe('berth CLI', () => {
 
   afterAll(async () => {
     for (const id of (await berth('ps', '-aq')).stdout.split('\n').filter(Boolean)) await berth('rm', '-f', id);
+    await removeDefaultNetwork(root);
     await fs.rm(dir, { recursive: true, force: true });
     removeIdleCgroupParents();
   });

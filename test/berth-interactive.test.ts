@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBusyboxRootfs } from '../src/index.js';
-import { removeIdleCgroupParents, installed } from './support.js';
+import { installed, removeDefaultNetwork, removeIdleCgroupParents } from './support.js';
 
 const BIN = path.resolve('bin/berth');
 const hasTmux = installed(import.meta.url, 'tmux');
@@ -56,6 +56,7 @@ describe.skipIf(!hasTmux)('interactive sessions (tmux)', () => {
     for (const s of sessions) spawnSync('tmux', ['-L', `berth-test-${process.pid}`, 'kill-session', '-t', s]);
     spawnSync('tmux', ['-L', `berth-test-${process.pid}`, 'kill-server']);
     spawnSync(BIN, ['--root', root, 'rm', '-f', 'tty1']);
+    await removeDefaultNetwork(root);
     await fs.rm(dir, { recursive: true, force: true });
     removeIdleCgroupParents();
   });

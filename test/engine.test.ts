@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBusyboxRootfs, Engine, EngineError, ImageError, ImageReferenceError, type EngineContainer } from '../src/index.js';
-import { collect, removeIdleCgroupParents } from './support.js';
+import { collect, removeDefaultNetwork, removeIdleCgroupParents } from './support.js';
 import { makeTar, tarNames } from './tar-fixtures.js';
 
 const distIndex = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -46,6 +46,7 @@ describe('engine', () => {
 
   afterAll(async () => {
     for (const c of await engine.containers()) await c.remove({ force: true });
+    await removeDefaultNetwork(engine);
     await rm(dir, { recursive: true, force: true });
     removeIdleCgroupParents();
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(dir);

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBusyboxRootfs, Engine, EngineError, formatLogEntry, monitorAlive, readMonitorState, type EngineContainer, type LogEntry } from '../src/index.js';
-import { collect, removeIdleCgroupParents } from './support.js';
+import { collect, removeDefaultNetwork, removeIdleCgroupParents } from './support.js';
 
 const distIndex = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
@@ -64,6 +64,7 @@ describe('detached containers (berth-monitor)', () => {
   afterAll(async () => {
     for (const c of await engine.containers()) await c.remove({ force: true }).catch(() => undefined);
     expect(monitorsUnder(dir)).toEqual([]);
+    await removeDefaultNetwork(engine);
     await rm(dir, { recursive: true, force: true });
     removeIdleCgroupParents();
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(dir);

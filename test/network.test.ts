@@ -160,6 +160,28 @@ describe('networks', () => {
     await n.remove();
   }, 180_000);
 
+  it('keeps the default network after its last container leaves, as docker0 stays; removes it on request when idle', async () => {
+    const c = await engine.run('bb:net', { cmd: ['sleep', '600'] });
+    const def = (await engine.networks.list()).find((n) => n.record.Default === true)!;
+    expect(def.name).toBe('bridge');
+    const bridge = def.record.Options.bridge!;
+    const rulesOf = (): string => execFileSync('nft', ['list', 'ruleset']).toString().split('\n').filter((l) => l.includes(`berth net ${def.id.slice(0, 12)}`)).join('\n');
+    const rules = rulesOf();
+    expect(rules).not.toBe('');
+    await expect(engine.networks.remove('bridge')).rejects.toMatchObject({ code: 'EBUSY' });
+    await c.remove({ force: true });
+    // Idle: bridge, address and rules stay, and the next container joins the same network.
+    expect(hostLinks().some((l) => l.ifname === bridge)).toBe(true);
+    expect(rulesOf()).toBe(rules);
+    const again = await engine.run('bb:net', { cmd: ['true'] });
+    await again.wait();
+    expect((await engine.networks.list()).find((n) => n.record.Default === true)!.id).toBe(def.id);
+    await again.remove();
+    await engine.networks.remove('bridge');
+    expect((await engine.networks.list()).some((n) => n.record.Default === true)).toBe(false);
+    expectNetworksGone([def], []);
+  }, 60_000);
+
   it('none has only lo; host sees the host interfaces', async () => {
     const none = await engine.run('bb:net', { network: 'none', cmd: ['sleep', '600'] });
     const links = await sh(none, 'ip -o link | sed "s/^[0-9]*: \\([^:@]*\\).*/\\1/"');

@@ -24,7 +24,7 @@ import {
   type PullProgress,
   type PushProgress,
 } from '../src/index.js';
-import { collect, removeIdleCgroupParents, installed } from './support.js';
+import { collect, installed, removeDefaultNetwork, removeIdleCgroupParents } from './support.js';
 import { REGISTRY_BIN, sh, startRegistry, tarOf, tmpBase, writeOciLayout, type RunningRegistry } from './registry-support.js';
 
 const haveRegistry = installed(import.meta.url, REGISTRY_BIN);
@@ -58,6 +58,7 @@ describe.skipIf(!haveRegistry)('registry (plain HTTP docker-registry on 127.0.0.
   afterAll(async () => {
     client?.close();
     for (const c of (await engine?.containers()) ?? []) await c.remove({ force: true });
+    if (engine !== undefined) await removeDefaultNetwork(engine);
     await reg?.stop();
     await rm(base, { recursive: true, force: true });
     removeIdleCgroupParents();

@@ -6,7 +6,20 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { Container, createBusyboxRootfs, defaultSpec, type ExitResult, type Spec } from '../src/index.js';
+import { Container, createBusyboxRootfs, defaultSpec, Engine, NetworkError, type ExitResult, type Spec } from '../src/index.js';
+
+/**
+ * Removes the default network (`bridge`) of an engine or of the root at a path, if it was made:
+ * it outlives its containers, as docker0 does, so a test that ran containers on it takes it down.
+ */
+export async function removeDefaultNetwork(engineOrRoot: Engine | string): Promise<void> {
+  const engine = typeof engineOrRoot === 'string' ? await Engine.open({ root: engineOrRoot }) : engineOrRoot;
+  try {
+    await engine.networks.remove('bridge');
+  } catch (err) {
+    if (!(err instanceof NetworkError && err.code === 'ENOENT')) throw err;
+  }
+}
 
 /** A scratch directory holding a busybox rootfs and a state root. */
 export interface Workspace {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBusyboxRootfs } from '../src/index.js';
 import { REGISTRY_BIN, startRegistry, type RunningRegistry } from './registry-support.js';
-import { removeIdleCgroupParents, installed } from './support.js';
+import { installed, removeDefaultNetwork, removeIdleCgroupParents } from './support.js';
 import { BERTH_BIN, berthRunner } from './cli-support.js';
 
 const BIN = BERTH_BIN;
@@ -42,6 +42,7 @@ describe.skipIf(!haveRegistry)('the seed walkthrough', () => {
   afterAll(async () => {
     for (const id of (await berth('ps', '-aq')).stdout.split('\n').filter(Boolean)) await berth('rm', '-f', id);
     await registry?.stop();
+    await removeDefaultNetwork(root);
     await fs.rm(dir, { recursive: true, force: true });
     removeIdleCgroupParents();
   });

@@ -408,7 +408,7 @@ export class Engine {
   /** Replaces an exited container's runtime state with a fresh `created` one from its record. */
   async recreateRuntime(rec: ContainerRecord, old: Container | undefined, stdio: StdioOption): Promise<Container> {
     if (old !== undefined) await old.delete({ force: true });
-    await this.networks.disconnectAll(rec.Id, { keepIdleDefault: true });
+    await this.networks.disconnectAll(rec.Id);
     const dir = path.join(this.containersDir, rec.Id);
     const rt = await Container.create({
       id: rec.Id, bundle: dir, spec: rec.Spec, root: this.runtimeRoot, stdio, rootfsMounts: rec.Mounts,

@@ -52,7 +52,7 @@ export interface NetworkRecord {
   Options: Record<string, string>;
   /** Labels. */
   Labels: Record<string, string>;
-  /** The default network, made on first use and removed when its last container leaves. */
+  /** The default network (`bridge`), made on first use and kept until removed. */
   Default?: boolean;
   /** A network every root has (`none`, `host`): never removed. */
   Predefined?: boolean;

@@ -7,14 +7,14 @@
  * state (subnet choice, bridge names, berth's nftables table) also hold the host-wide lock
  * `/run/berth-network/lock`, since several roots share one host. `none` and `host` are
  * predefined networks of every root; `bridge` names the default bridge network, made on first
- * use and removed again when its last container leaves (so an idle root leaves no bridge on
- * the host). /etc/hosts of every container on a network is rewritten whenever one joins or
+ * use and then kept, as Docker keeps docker0, until it is removed (`remove('bridge')`, refused
+ * while containers use it): making and unmaking its bridge and nftables rules for every
+ * `run --rm` cost more than the rest of the network's work. /etc/hosts of every container on a network is rewritten whenever one joins or
  * leaves it, so peers resolve each other by container name, hostname and alias.
  *
  * Crash safety: an endpoint's veth lives in the container's network namespace and dies with
  * it; {@link NetworkManager.reconcile} (run by the engine's open) frees the addresses, port
- * rules and records of containers that are gone, remakes missing bridges, and removes an idle
- * default network.
+ * rules and records of containers that are gone, and remakes missing bridges.
  *
  * A container whose init is replaced (a restart by its monitor) has a new, empty network
  * namespace: {@link NetworkManager.reconnect} gives it its endpoints again, keeping their
@@ -365,7 +365,7 @@ export class NetworkManager {
       if (eps.length > 0 && options.force !== true) {
         throw new NetworkError(`network ${rec.Name} has ${eps.length} container(s) attached (${eps.map((e) => e.ContainerName).join(', ')}); disconnect them or force`, 'EBUSY', rec.Name);
       }
-      for (const ep of eps) await this.disconnectLocked(rec, ep, false);
+      for (const ep of eps) await this.disconnectLocked(rec, ep);
       await this.removeLocked(rec);
     });
   }
@@ -414,7 +414,6 @@ export class NetworkManager {
         await this.rewriteHosts(net.Id);
         return ep;
       } catch (err) {
-        if (net.Default === true && (await this.endpoints(net.Id)).length === 0) await this.removeLocked(net).catch(() => undefined);
         throw err;
       }
     });
@@ -487,25 +486,20 @@ export class NetworkManager {
       const rec = await this.mustFind(nameOrId);
       const ep = (await this.endpoints(rec.Id)).find((e) => e.ContainerId === containerId || e.ContainerName === containerId);
       if (ep === undefined) throw new NetworkError(`container ${containerId} is not connected to ${rec.Name}`, 'ENOENT', containerId);
-      await this.disconnectLocked(rec, ep, true);
+      await this.disconnectLocked(rec, ep);
     });
   }
 
-  /** Disconnects a container from every network (its removal; `keepIdleDefault` when it reconnects at once). */
-  async disconnectAll(containerId: string, options: { keepIdleDefault?: boolean } = {}): Promise<void> {
+  /** Disconnects a container from every network (its removal). */
+  async disconnectAll(containerId: string): Promise<void> {
     await this.locked(async () => {
-      for (const { network, endpoint } of await this.endpointsOf(containerId)) await this.disconnectLocked(network, endpoint, options.keepIdleDefault !== true);
+      for (const { network, endpoint } of await this.endpointsOf(containerId)) await this.disconnectLocked(network, endpoint);
     });
   }
 
-  private async disconnectLocked(rec: NetworkRecord, ep: EndpointRecord, dropIdleDefault: boolean): Promise<void> {
+  private async disconnectLocked(rec: NetworkRecord, ep: EndpointRecord): Promise<void> {
     await this.driver(rec.Driver).disconnect(rec, ep, this.context(rec));
     await unlink(path.join(this.netDir(rec.Id), 'endpoints', `${ep.ContainerId}.json`)).catch(() => undefined);
-    const left = await this.endpoints(rec.Id);
-    if (dropIdleDefault && rec.Default === true && left.length === 0) {
-      await this.removeLocked(rec);
-      return;
-    }
     await this.rewriteHosts(rec.Id, ep.HostsPath === undefined ? undefined : { id: ep.ContainerId, hostsPath: ep.HostsPath });
   }
 
@@ -533,7 +527,7 @@ export class NetworkManager {
   /**
    * Repairs what dead containers and crashes left: endpoints (addresses, port rules, records)
    * of containers `alive` rejects are released, addresses and port rules without an endpoint
-   * are freed, missing bridges are remade, and an idle default network is removed.
+   * are freed, and missing bridges are remade.
    */
   async reconcile(alive: (containerId: string) => Promise<boolean>): Promise<void> {
     await this.locked(async () => {
@@ -543,15 +537,11 @@ export class NetworkManager {
         const ctx = this.context(rec);
         let eps = await this.endpoints(rec.Id);
         for (const ep of eps) {
-          if (!(await alive(ep.ContainerId))) await this.disconnectLocked(rec, ep, false);
+          if (!(await alive(ep.ContainerId))) await this.disconnectLocked(rec, ep);
         }
         eps = await this.endpoints(rec.Id);
         const kept = new Set(eps.map((e) => e.ContainerId));
         await ctx.ipam?.releaseUnless((owner) => kept.has(owner));
-        if (rec.Default === true && eps.length === 0) {
-          await this.removeLocked(rec);
-          continue;
-        }
         await driver.restore?.(rec, ctx);
         if (rec.IPAM.Subnet !== undefined) {
           await ctx.hostLocked(async () => {
