@@ -7,7 +7,7 @@
 // route or nftables rule of these networks is left.
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,8 +73,8 @@ describe('networks', () => {
     const tar = execFileSync('tar', ['-C', rootfs, '-c', '.'], { maxBuffer: 64 << 20 });
     engine = await Engine.open({ root: path.join(dir, 'root'), storageDriver: 'overlay2', bridge: { ipForward: false } });
     await engine.import(tar, { reference: 'bb:net', config: { Cmd: ['sh'] } });
-    subnets = freeSubnets(213, 6);
-    expect(subnets).toHaveLength(6);
+    subnets = freeSubnets(213, 7);
+    expect(subnets).toHaveLength(7);
   }, 60_000);
 
   afterAll(async () => {
@@ -248,6 +248,48 @@ describe('networks', () => {
     expect(execFileSync('ip', ['-o', 'link']).toString()).not.toContain(`${bridge}:`);
     expect(execFileSync('nft', ['list', 'ruleset']).toString()).not.toContain(`berth net ${n.id.slice(0, 12)}`);
     await probe.remove();
+  }, 60_000);
+
+  it('asks nftables nothing on the open of a healthy root, and remakes a bridge and its rules lost as in a reboot', async () => {
+    const root = path.join(dir, 'root');
+    const n = await engine.networks.create('t-restore', { subnet: subnets[6] });
+    made.push(n);
+    const bridge = n.record.Options.bridge!;
+    const tag = `berth net ${n.id.slice(0, 12)}`;
+    const ruleHandles = (): number[] => {
+      const out = JSON.parse(execFileSync('nft', ['-a', '-j', 'list', 'table', 'ip', 'berth']).toString()) as { nftables: Array<{ rule?: { chain: string; handle: number; comment?: string } }> };
+      return out.nftables.flatMap((e) => (e.rule?.comment === tag ? [e.rule.handle] : []));
+    };
+    const rules = ruleHandles().length;
+    expect(rules).toBeGreaterThan(0);
+    // Every nft this process starts goes through a wrapper that logs it.
+    const shim = path.join(dir, 'nft-shim');
+    await mkdir(shim, { recursive: true });
+    const log = path.join(shim, 'calls');
+    await writeFile(path.join(shim, 'nft'), `#!/bin/sh\necho "$*" >> ${log}\nexec ${execFileSync('sh', ['-c', 'command -v nft']).toString().trim()} "$@"\n`);
+    await chmod(path.join(shim, 'nft'), 0o755);
+    const savedPath = process.env.PATH;
+    process.env.PATH = `${shim}:${savedPath}`;
+    const calls = (): string[] => { try { return readFileSync(log, 'utf8').trim().split('\n').filter(Boolean); } catch { return []; } };
+    try {
+      await Engine.open({ root, bridge: { ipForward: false } });
+      expect(calls()).toEqual([]);
+      // A reboot: the bridge and its rules are gone, the records stay.
+      execFileSync('ip', ['link', 'del', bridge]);
+      const chains = JSON.parse(execFileSync('nft', ['-a', '-j', 'list', 'table', 'ip', 'berth']).toString()) as { nftables: Array<{ rule?: { chain: string; handle: number; comment?: string } }> };
+      for (const e of chains.nftables) if (e.rule?.comment === tag) execFileSync('nft', ['delete', 'rule', 'ip', 'berth', e.rule.chain, 'handle', String(e.rule.handle)]);
+      expect(ruleHandles()).toEqual([]);
+      await Engine.open({ root, bridge: { ipForward: false } });
+      expect(calls().length).toBeGreaterThan(0);
+    } finally {
+      process.env.PATH = savedPath;
+    }
+    expect(hostLinks().some((l) => l.ifname === bridge)).toBe(true);
+    expect(ruleHandles()).toHaveLength(rules);
+    const c = await engine.run('bb:net', { network: 't-restore', cmd: ['sleep', '600'] });
+    expect((await sh(c, `ping -c1 -W2 ${n.record.IPAM.Gateway}`)).code).toBe(0);
+    await c.remove({ force: true });
+    await n.remove();
   }, 60_000);
 
   it('frees the addresses of dead containers on the next open after kill -9 of their owner', async () => {

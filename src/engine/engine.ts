@@ -119,9 +119,9 @@ export class Engine {
   static async open(options: EngineOptions = {}): Promise<Engine> {
     const root = path.resolve(options.root ?? '/var/lib/berth');
     await mkdir(root, { recursive: true, mode: 0o711 });
-    const driverName = options.storageDriver ?? (await Engine.recordedDriver(root)) ?? (await defaultGraphDriver(root));
-    const driver = await openGraphDriver(driverName, root);
-    await writeJsonAtomic(path.join(root, 'engine.json'), { storageDriver: driver.name });
+    const recorded = await Engine.recordedDriver(root);
+    const driver = await openGraphDriver(options.storageDriver ?? recorded ?? (await defaultGraphDriver(root)), root);
+    if (recorded !== driver.name) await writeJsonAtomic(path.join(root, 'engine.json'), { storageDriver: driver.name });
     let engine: Engine | undefined;
     const images = await ImageStore.open({ root: path.join(root, 'image'), driver, containersUsing: (id) => engine!.containersUsing(id) });
     const networks = await NetworkManager.open({ dir: path.join(root, 'network'), ...(options.bridge === undefined ? {} : { bridge: options.bridge }) });

@@ -151,11 +151,17 @@ export class BridgeDriver implements NetworkDriver {
     });
   }
 
-  /** Bridge, address, sysctls and nftables rules (caller holds the host lock). */
+  /**
+   * Bridge, address, sysctls and nftables rules (caller holds the host lock). The rules are made
+   * before the bridge (they name it, whether it exists or not), so a bridge on the host implies
+   * its rules: restoring a network whose bridge is there asks nftables nothing, which keeps
+   * {@link NetworkManager.reconcile}, run by every engine open, from starting `nft`.
+   */
   private async makeKernelState(id: string, net: Pick<NetworkRecord, 'IPAM' | 'Options'>, ctx: DriverContext, restoring: boolean): Promise<void> {
     const bridge = net.Options.bridge!;
     const subnet = parseCidr(net.IPAM.Subnet!, 'subnet');
     if (!(await listLinks()).some((l) => l.name === bridge)) {
+      if (!restoring || !(await ctx.nft.hasNetwork(id))) await ctx.nft.addNetwork(id, bridge, formatCidr(subnet));
       await createBridge(bridge, Number(net.Options.mtu ?? DEFAULT_MTU), net.IPAM.Gateway!, subnet.prefix);
       await setSysctl(`net/ipv4/conf/${bridge}/forwarding`, '1');
       await setSysctl(`net/ipv4/conf/${bridge}/route_localnet`, '1');
@@ -165,7 +171,6 @@ export class BridgeDriver implements NetworkDriver {
       await writeFile(IP_FORWARD_MARK, `${process.pid}\n`);
       await setSysctl('net/ipv4/ip_forward', '1');
     }
-    if (!restoring || !(await ctx.nft.hasNetwork(id))) await ctx.nft.addNetwork(id, bridge, formatCidr(subnet));
   }
 
   /** Records that `bridge` belongs to the network whose record is `record`. */

@@ -527,7 +527,10 @@ export class NetworkManager {
   /**
    * Repairs what dead containers and crashes left: endpoints (addresses, port rules, records)
    * of containers `alive` rejects are released, addresses and port rules without an endpoint
-   * are freed, and missing bridges are remade.
+   * are freed, and missing bridges are remade. Port rules can only be stale where an endpoint
+   * or an address had to be released (an address is taken before a port is published and freed
+   * after its rules are gone), so nftables is asked only then: an engine open, which runs this,
+   * starts no `nft` on a healthy host.
    */
   async reconcile(alive: (containerId: string) => Promise<boolean>): Promise<void> {
     await this.locked(async () => {
@@ -536,14 +539,18 @@ export class NetworkManager {
         if (driver === undefined) continue;
         const ctx = this.context(rec);
         let eps = await this.endpoints(rec.Id);
+        let released = false;
         for (const ep of eps) {
-          if (!(await alive(ep.ContainerId))) await this.disconnectLocked(rec, ep);
+          if (!(await alive(ep.ContainerId))) {
+            await this.disconnectLocked(rec, ep);
+            released = true;
+          }
         }
         eps = await this.endpoints(rec.Id);
         const kept = new Set(eps.map((e) => e.ContainerId));
-        await ctx.ipam?.releaseUnless((owner) => kept.has(owner));
+        if (((await ctx.ipam?.releaseUnless((owner) => kept.has(owner))) ?? []).length > 0) released = true;
         await driver.restore?.(rec, ctx);
-        if (rec.IPAM.Subnet !== undefined) {
+        if (released && rec.IPAM.Subnet !== undefined) {
           await ctx.hostLocked(async () => {
             const stale = (await this.nft.publishedPorts()).filter((p) => p.owner.startsWith(`${rec.Id.slice(0, 12)} `) && ![...kept].some((c) => p.owner.endsWith(` ${c.slice(0, 12)}`)));
             for (const s of new Set(stale.map((p) => p.owner.split(' ')[1]!))) await this.nft.removePorts(rec.Id, s);
