@@ -22,7 +22,8 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rm, unlink } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+import { mkdir, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { readJsonIfExists, writeJsonAtomic } from '../util/atomic-file.js';
 import { withFileLock } from '../util/file-lock.js';
@@ -39,6 +40,15 @@ import type { PortMapping } from './publish.js';
 
 /** The name of the default bridge network. */
 export const DEFAULT_NETWORK = 'bridge';
+
+/** The names in `dir`, none when it is missing (read synchronously, as util/atomic-file.ts says why). */
+function namesIn(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
 
 /** The host-wide lock guarding bridge names, subnet choice and berth's nftables table. */
 export const HOST_LOCK = '/run/berth-network/lock';
@@ -247,7 +257,7 @@ export class NetworkManager {
 
   private async records(): Promise<NetworkRecord[]> {
     const out: NetworkRecord[] = [];
-    for (const id of await readdir(this.networksDir).catch(() => [] as string[])) {
+    for (const id of namesIn(this.networksDir)) {
       if (!/^[0-9a-f]{64}$/.test(id)) continue;
       const rec = await readJsonIfExists<NetworkRecord>(path.join(this.netDir(id), 'network.json'));
       if (rec !== undefined) out.push(rec);
@@ -335,7 +345,7 @@ export class NetworkManager {
   async endpoints(netId: string): Promise<EndpointRecord[]> {
     const dir = path.join(this.netDir(netId), 'endpoints');
     const out: EndpointRecord[] = [];
-    for (const f of await readdir(dir).catch(() => [] as string[])) {
+    for (const f of namesIn(dir)) {
       if (!f.endsWith('.json')) continue;
       const ep = await readStateFile<EndpointRecord>(path.join(dir, f)).catch(() => undefined);
       if (ep !== undefined) out.push(ep);

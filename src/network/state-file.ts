@@ -8,7 +8,8 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { rename, unlink, writeFile } from 'node:fs/promises';
 
 /** Writes `value` as JSON to `file` atomically (temp file + rename, no fsync). */
 export async function writeStateFile(file: string, value: unknown): Promise<void> {
@@ -26,7 +27,7 @@ export async function writeStateFile(file: string, value: unknown): Promise<void
 export async function readStateFile<T>(file: string): Promise<T | undefined> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = readFileSync(file, 'utf8'); // synchronous, as util/atomic-file.ts says why
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
