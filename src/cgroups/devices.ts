@@ -7,6 +7,7 @@
  */
 import { ConfigError } from '../errors.js';
 import type { DeviceRule } from './validate.js';
+import { compareStrings } from '../util/compare-strings.js';
 
 /** The rules runc appends to every container's list (specconv.AllowedDevices). */
 export const DEFAULT_ALLOWED_DEVICES: readonly DeviceRule[] = [
@@ -146,7 +147,7 @@ export class DeviceEmulator {
 
   /** Exceptions sorted by major, minor, type (deterministic output). */
   entries(): DeviceException[] {
-    return [...this.rules.values()].sort((a, b) => a.major - b.major || a.minor - b.minor || a.type.localeCompare(b.type));
+    return [...this.rules.values()].sort((a, b) => a.major - b.major || a.minor - b.minor || compareStrings(a.type, b.type));
   }
 
   /**

@@ -38,6 +38,7 @@ import { mergedTreeTar } from '../graphdriver/diff-tar.js';
 import { NetworkManager } from '../network/manager.js';
 import type { BridgeDriverOptions } from '../network/bridge.js';
 import { connectNetwork, prepareNetwork, type NetworkOptions, type PreparedNetwork } from './network-config.js';
+import { compareStrings } from '../util/compare-strings.js';
 
 /** Options of {@link Engine.open}. */
 export interface EngineOptions {
@@ -349,7 +350,7 @@ export class Engine {
 
   /** All containers, oldest first. */
   async containers(): Promise<EngineContainer[]> {
-    const recs = (await this.records()).sort((a, b) => a.Created.localeCompare(b.Created));
+    const recs = (await this.records()).sort((a, b) => compareStrings(a.Created, b.Created));
     return Promise.all(recs.map((r) => this.handle(r)));
   }
 

@@ -22,6 +22,7 @@ import { ImageError } from './errors.js';
 import { chainIDs, Layer, LayerStore } from './layer-store.js';
 import type { Descriptor, ImageConfig } from './oci.js';
 import { familiarString, normalizeReference, parseImageIdLike, parseReference, referenceString, type Reference } from './reference.js';
+import { compareStrings } from '../util/compare-strings.js';
 
 /** One layer of an image. */
 export interface ImageLayer {
@@ -262,7 +263,7 @@ export class ImageStore {
     return Object.entries(await this.readRefs())
       .filter(([, v]) => v === id)
       .map(([k]) => parseReference(k))
-      .sort((a, b) => referenceString(a).localeCompare(referenceString(b)));
+      .sort((a, b) => compareStrings(referenceString(a), referenceString(b)));
   }
 
   /**

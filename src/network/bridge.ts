@@ -14,7 +14,8 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { processAlive } from '../util/process-alive.js';
 import type { CreateNetworkOptions, DriverContext, EndpointRecord, EndpointRequest, NetworkDriver, NetworkRecord } from './driver.js';
@@ -22,6 +23,7 @@ import { NetworkError } from './errors.js';
 import { contains, formatCidr, formatIp, lastOf, overlaps, parseCidr, parseIp, type Cidr } from './ipv4.js';
 import { addVethEndpoint, createBridge, deleteLink, listLinks, listRoutes } from './netlink.js';
 import { formatPublish, probeHostPort, type PortMapping } from './publish.js';
+import { readStateFile } from './state-file.js';
 
 /** Options of {@link BridgeDriver}. */
 export interface BridgeDriverOptions {
@@ -43,6 +45,15 @@ const DEFAULT_MTU = 1500;
 
 /** Host-wide registry of berth's bridges: `<bridge>.json` names the network record that owns it. */
 const REGISTRY = '/run/berth-network/bridges';
+
+/** The files of the registry (read synchronously, as util/atomic-file.ts says why). */
+function registryNames(): string[] {
+  try {
+    return readdirSync(REGISTRY);
+  } catch {
+    return [];
+  }
+}
 
 interface RegistryEntry {
   /** The owning network's record file. */
@@ -166,7 +177,7 @@ export class BridgeDriver implements NetworkDriver {
       await setSysctl(`net/ipv4/conf/${bridge}/forwarding`, '1');
       await setSysctl(`net/ipv4/conf/${bridge}/route_localnet`, '1');
     }
-    if (this.ipForward && (await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8')).trim() !== '1') {
+    if (this.ipForward && readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() !== '1') {
       await mkdir(path.dirname(IP_FORWARD_MARK), { recursive: true, mode: 0o700 });
       await writeFile(IP_FORWARD_MARK, `${process.pid}\n`);
       await setSysctl('net/ipv4/ip_forward', '1');
@@ -175,9 +186,12 @@ export class BridgeDriver implements NetworkDriver {
 
   /** Records that `bridge` belongs to the network whose record is `record`. */
   private async register(bridge: string, id: string, record: string): Promise<void> {
+    const file = path.join(REGISTRY, `${bridge}.json`);
+    const known = await readStateFile<Partial<RegistryEntry>>(file).catch(() => undefined);
+    if (known?.record === record && known.id === id) return; // restored before: nothing to say
     await mkdir(REGISTRY, { recursive: true, mode: 0o700 });
     const entry: RegistryEntry = { record, id, pid: process.pid, created: Date.now() };
-    await writeFile(path.join(REGISTRY, `${bridge}.json`), JSON.stringify(entry));
+    await writeFile(file, JSON.stringify(entry));
   }
 
   /**
@@ -188,9 +202,9 @@ export class BridgeDriver implements NetworkDriver {
    */
   async collectOrphans(ctx: DriverContext): Promise<string[]> {
     const gone: string[] = [];
-    for (const f of await readdir(REGISTRY).catch(() => [] as string[])) {
+    for (const f of registryNames()) {
       if (!f.endsWith('.json')) continue;
-      const entry = JSON.parse(await readFile(path.join(REGISTRY, f), 'utf8').catch(() => '{}')) as Partial<RegistryEntry>;
+      const entry = (await readStateFile<Partial<RegistryEntry>>(path.join(REGISTRY, f)).catch(() => undefined)) ?? {};
       if (entry.record === undefined || entry.id === undefined) continue;
       if (await stat(entry.record).then(() => true, () => false)) continue;
       const rootGone = !(await stat(path.dirname(path.dirname(entry.record))).then(() => true, () => false));

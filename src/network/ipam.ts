@@ -42,11 +42,11 @@ export class Ipam {
     return path.join(this.dir, 'ipam.json');
   }
 
-  private async locked<T>(fn: (s: IpamState) => Promise<T> | T, write: boolean): Promise<T> {
+  private async locked<T>(fn: (s: IpamState) => Promise<T> | T, write: boolean | ((out: T) => boolean)): Promise<T> {
     return withFileLock(path.join(this.dir, 'ipam.lock'), true, async () => {
       const state = (await readStateFile<IpamState>(this.file)) ?? { last: 0, allocated: {} };
       const out = await fn(state);
-      if (write) await writeStateFile(this.file, state);
+      if (typeof write === 'function' ? write(out) : write) await writeStateFile(this.file, state);
       return out;
     });
   }
@@ -110,6 +110,6 @@ export class Ipam {
         }
       }
       return freed;
-    }, true);
+    }, (freed) => freed.length > 0);
   }
 }

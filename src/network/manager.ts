@@ -37,6 +37,7 @@ import { Nftables } from './nftables.js';
 import { readStateFile, writeStateFile } from './state-file.js';
 import { NoneDriver } from './none.js';
 import type { PortMapping } from './publish.js';
+import { compareStrings } from '../util/compare-strings.js';
 
 /** The name of the default bridge network. */
 export const DEFAULT_NETWORK = 'bridge';
@@ -262,7 +263,7 @@ export class NetworkManager {
       const rec = await readJsonIfExists<NetworkRecord>(path.join(this.netDir(id), 'network.json'));
       if (rec !== undefined) out.push(rec);
     }
-    return out.sort((a, b) => a.Created.localeCompare(b.Created));
+    return out.sort((a, b) => compareStrings(a.Created, b.Created));
   }
 
   /** The record named (or with the id or unique id prefix) `nameOrId`; `bridge` is the default network. */
