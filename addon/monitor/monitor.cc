@@ -672,7 +672,11 @@ bool removing_session_attached() {
   close_fd(&M.log_fd);
   for (int fd : removers) {
     char buf[4096];
-    while (read(fd, buf, sizeof buf) > 0 || errno == EINTR) {}  // whatever it sends, until EOF
+    for (;;) {  // whatever it sends, until EOF (or an error: it is gone either way)
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n > 0 || (n < 0 && errno == EINTR)) continue;
+      break;
+    }
     close(fd);
   }
   struct stat st;
