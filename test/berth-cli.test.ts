@@ -72,6 +72,9 @@ describe('berth CLI', () => {
     expect(notFound.stderr).toMatch(/^berth: ENOENT: executable nosuchcommand not found/);
     const noExec = await berth('run', '--rm', 'busybox', '/etc/passwd');
     expect(noExec.code).toBe(126);
+    // Docker's default seccomp profile, unless --security-opt says otherwise.
+    expect((await berth('run', '--rm', 'busybox', 'grep', 'Seccomp:', '/proc/self/status')).stdout).toBe('Seccomp:\t2\n');
+    expect((await berth('run', '--rm', '--security-opt', 'seccomp=unconfined', 'busybox', 'grep', 'Seccomp:', '/proc/self/status')).stdout).toBe('Seccomp:\t0\n');
     expect((await berth('ps', '-aq')).stdout).toBe('');
   });
 
@@ -168,6 +171,8 @@ describe('berth CLI', () => {
       [['run', '--rm', '--restart', 'always', 'busybox'], /^berth: conflicting options: cannot combine --restart and --rm/],
       [['run', '--cap-add', 'NOPE', 'busybox'], /^berth: unknown capability "NOPE"/],
       [['run', '-v', 'x:relative', 'busybox'], /container path must be absolute/],
+      [['run', '--security-opt', 'apparmor=x', 'busybox', 'true'], /^berth: invalid --security-opt "apparmor=x": berth takes seccomp=unconfined or seccomp=PROFILE.json/],
+      [['run', '--security-opt', 'seccomp=/nonexistent.json', 'busybox', 'true'], /^berth: invalid --security-opt "seccomp=\/nonexistent.json": cannot read \/nonexistent.json: ENOENT/],
       [['frobnicate'], /^berth: 'frobnicate' is not a berth command/],
       [['--root'], /^berth: flag needs an argument: --root/],
     ];

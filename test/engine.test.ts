@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBusyboxRootfs, Engine, EngineError, ImageError, ImageReferenceError, type EngineContainer } from '../src/index.js';
+import { BerthError, createBusyboxRootfs, Engine, EngineError, ImageError, ImageReferenceError, type EngineContainer } from '../src/index.js';
 import { collect, removeDefaultNetwork, removeIdleCgroupParents } from './support.js';
 import { makeTar, tarNames } from './tar-fixtures.js';
 
@@ -103,6 +103,29 @@ describe('engine', () => {
     expect((badMount as EngineError).code).toBe('EINVALIDSPEC');
     for (const r of [first, second, caps, none, pids, init]) await r.c.remove();
     await engine.volumes.remove('etcvol');
+  });
+
+  it("filters system calls with Docker's default seccomp profile, widened by capAdd, or not at all when unconfined", async () => {
+    const probe = 'grep Seccomp: /proc/self/status; busybox unshare -U true 2>&1; echo "unshare $?"';
+    const byDefault = await runToEnd(engine, 'busybox:test', { cmd: ['sh', '-c', probe] });
+    expect(byDefault.stdout).toMatch(/^Seccomp:\t2\n/);
+    expect(byDefault.stdout).toMatch(/Operation not permitted\nunshare 1\n$/); // a user namespace needs CAP_SYS_ADMIN here
+    const asUser = await runToEnd(engine, 'busybox:test', { cmd: ['sh', '-c', 'id -u; grep Seccomp: /proc/self/status'], user: '123:456' });
+    expect(asUser.stdout).toBe('123\nSeccomp:\t2\n'); // installed before the user switch, which it allows
+    const admin = await runToEnd(engine, 'busybox:test', { cmd: ['sh', '-c', probe], capAdd: ['SYS_ADMIN'] });
+    expect(admin.stdout).toBe('Seccomp:\t2\nunshare 0\n');
+    const unconfined = await runToEnd(engine, 'busybox:test', { cmd: ['sh', '-c', probe], seccomp: 'unconfined' });
+    expect(unconfined.stdout).toBe('Seccomp:\t0\nunshare 0\n');
+    const own = await runToEnd(engine, 'busybox:test', {
+      cmd: ['sh', '-c', 'mkdir /made 2>&1; echo "mkdir $?"'],
+      seccomp: { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }] },
+    });
+    expect(own.stdout).toMatch(/Permission denied\nmkdir 1\n$/);
+    for (const r of [byDefault, asUser, admin, unconfined, own]) await r.c.remove();
+    const bad = await engine.create('busybox:test', { seccomp: { defaultAction: 'SCMP_ACT_NOPE' } }).catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(BerthError);
+    expect((bad as BerthError).message).toMatch(/linux\.seccomp\.defaultAction: unknown seccomp action "SCMP_ACT_NOPE"/);
+    expect((await engine.containers()).map((c) => c.name)).toEqual([]);
   });
 
   it('names images as Docker does, and refuses what cannot be found', async () => {

@@ -28,7 +28,8 @@ import { containerSpec, mergeEnv, type ProcessOptions } from './container-spec.j
 import { applyCapabilities, applyMounts, applyResources, capabilitySet, checkMount, type MountOption, type ResourceOptions } from './host-config.js';
 import { Volumes } from './volumes.js';
 import { dockerInitPath } from '../native/index.js';
-import type { Spec } from '../runtime/spec.js';
+import type { LinuxSeccomp, Spec } from '../runtime/spec.js';
+import { defaultSeccomp } from './default-seccomp.js';
 import { EngineContainer, type ContainerRecord } from './engine-container.js';
 import type { WindowSize } from '../native/terminal.js';
 import { checkDetachSettings, detachedState, monitoredInit, monitorOptions, stopThroughMonitor, waitMonitorGone, type DetachSettings } from './detached.js';
@@ -66,6 +67,11 @@ export interface CreateContainerOptions extends ProcessOptions, NetworkOptions, 
   capAdd?: string[];
   /** Capabilities dropped from Docker's default set. */
   capDrop?: string[];
+  /**
+   * The seccomp filter: absent, Docker's default profile for the container's capabilities
+   * ({@link defaultSeccomp}); `unconfined`, none; or an OCI `linux.seccomp` object of its own.
+   */
+  seccomp?: 'unconfined' | LinuxSeccomp;
   /** Run berth's small init as pid 1 (reaps zombies, forwards signals). */
   init?: boolean;
   /** The container's name (default: generated); unique in the root. */
@@ -297,7 +303,9 @@ export class Engine {
 
   /** Mounts, volumes, resources, capabilities and init of a new container's spec. */
   private async applyHostConfig(spec: Spec, options: CreateContainerOptions, layerDirs: LayerDirs): Promise<void> {
-    applyCapabilities(spec, capabilitySet(options.capAdd, options.capDrop));
+    const caps = capabilitySet(options.capAdd, options.capDrop);
+    applyCapabilities(spec, caps);
+    if (options.seccomp !== 'unconfined') spec.linux!.seccomp = options.seccomp ?? defaultSeccomp(caps);
     spec.process!.noNewPrivileges = false;
     if (options.resources !== undefined) applyResources(spec, options.resources);
     const mounts: Array<{ hostPath: string; target: string; readOnly: boolean }> = [];
@@ -521,11 +529,11 @@ export class Engine {
 
 /** The options worth recording (no functions, no streams). */
 function processOptions(o: CreateContainerOptions): RecordedOptions {
-  const { cmd, entrypoint, env, workdir, user, hostname, readOnly, mounts, resources, capAdd, capDrop, init } = o;
+  const { cmd, entrypoint, env, workdir, user, hostname, readOnly, mounts, resources, capAdd, capDrop, seccomp, init } = o;
   const { network, publish, dns, dnsSearch, networkAliases } = o;
   const { detach, tty, interactive, restart, autoRemove, stopSignal, stopTimeout, consoleSize } = o;
   return JSON.parse(JSON.stringify({
-    cmd, entrypoint, env, workdir, user, hostname, readOnly, mounts, resources, capAdd, capDrop, init, network, publish, dns, dnsSearch, networkAliases,
+    cmd, entrypoint, env, workdir, user, hostname, readOnly, mounts, resources, capAdd, capDrop, seccomp, init, network, publish, dns, dnsSearch, networkAliases,
     detach, tty, interactive, restart, autoRemove, stopSignal, stopTimeout, consoleSize,
   })) as RecordedOptions;
 }

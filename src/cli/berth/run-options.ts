@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { CreateContainerOptions } from '../../engine/engine.js';
 import type { MountOption } from '../../engine/host-config.js';
+import type { LinuxSeccomp } from '../../runtime/spec.js';
 import { flag, list, str, type OptionSpecs, type ParsedArgs } from './argv.js';
 import { UsageError } from './errors.js';
 
@@ -35,6 +36,7 @@ export const RUN_OPTIONS: OptionSpecs = {
   'read-only': { type: 'boolean', help: "Mount the container's root filesystem as read only" },
   'cap-add': { type: 'list', help: 'Add Linux capabilities' },
   'cap-drop': { type: 'list', help: 'Drop Linux capabilities' },
+  'security-opt': { type: 'list', help: 'Security options: seccomp=unconfined, seccomp=PROFILE.json (an OCI linux.seccomp object)' },
   init: { type: 'boolean', help: 'Run an init inside the container that forwards signals and reaps processes' },
   restart: { type: 'string', help: 'Restart policy to apply when a container exits' },
   label: { short: 'l', type: 'list', help: 'Set meta data on a container' },
@@ -158,6 +160,7 @@ export function runRequest(p: ParsedArgs, globalDns: readonly string[]): RunRequ
     ...(Object.keys(resources).length > 0 ? { resources } : {}),
     capAdd: list(p, 'cap-add'),
     capDrop: list(p, 'cap-drop'),
+    ...seccompOption(list(p, 'security-opt')),
     init: flag(p, 'init'),
     labels,
     publish: list(p, 'publish'),
@@ -173,4 +176,29 @@ export function runRequest(p: ParsedArgs, globalDns: readonly string[]): RunRequ
     autoRemove,
     restart,
   };
+}
+
+/** The engine's `seccomp` from `--security-opt` values (Docker's default profile when none is given). */
+function seccompOption(values: readonly string[]): Pick<CreateContainerOptions, 'seccomp'> {
+  let out: Pick<CreateContainerOptions, 'seccomp'> = {};
+  for (const v of values) {
+    const m = /^seccomp[=:](.+)$/.exec(v);
+    if (m === null) throw new UsageError(`invalid --security-opt ${JSON.stringify(v)}: berth takes seccomp=unconfined or seccomp=PROFILE.json`);
+    if (m[1] === 'unconfined') {
+      out = { seccomp: 'unconfined' };
+      continue;
+    }
+    let text: string;
+    try {
+      text = readFileSync(m[1]!, 'utf8');
+    } catch (err) {
+      throw new UsageError(`invalid --security-opt ${JSON.stringify(v)}: cannot read ${m[1]}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    try {
+      out = { seccomp: JSON.parse(text) as LinuxSeccomp };
+    } catch (err) {
+      throw new UsageError(`invalid --security-opt ${JSON.stringify(v)}: ${m[1]} is not JSON: ${(err as Error).message}`);
+    }
+  }
+  return out;
 }
