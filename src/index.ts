@@ -105,6 +105,7 @@ export type { SaveOptions, SaveResult, SavedImage } from './image/archive/save.j
 export { Engine } from './engine/engine.js';
 export type { CommitOptions, CreateContainerOptions, EngineOptions, RecordedOptions } from './engine/engine.js';
 export { applyCapabilities, applyMounts, applyResources, capabilitySet, checkMount, DOCKER_DEFAULT_CAPABILITIES } from './engine/host-config.js';
+export { defaultSeccomp } from './engine/default-seccomp.js';
 export type { MountOption, ResourceOptions } from './engine/host-config.js';
 export { Volumes } from './engine/volumes.js';
 export { EngineContainer } from './engine/engine-container.js';
