@@ -128,6 +128,15 @@ describe('engine', () => {
     expect((await engine.containers()).map((c) => c.name)).toEqual([]);
   });
 
+  it('lets any user bind ports below 1024 and ping in a network namespace of its own, as Docker does', async () => {
+    const r = await runToEnd(engine, 'busybox:test', {
+      network: 'none', user: '123:123', cmd: ['sh', '-c', 'cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ping_group_range; httpd -p 80 -h / && echo bound 80'],
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('0\n0\t2147483647\nbound 80\n');
+    await r.c.remove();
+  });
+
   it('names images as Docker does, and refuses what cannot be found', async () => {
     const img = await engine.images.get('busybox:test');
     const info = await img.inspect();

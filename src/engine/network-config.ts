@@ -64,6 +64,10 @@ export async function prepareNetwork(networks: NetworkManager, spec: Spec, optio
   if (hostNamespace) {
     if (ports.length > 0) throw new NetworkError('publish: a container on the host network binds host ports itself; nothing to publish', 'EINVAL', 'publish');
     spec.linux!.namespaces = (spec.linux!.namespaces ?? []).filter((n) => n.type !== 'network');
+  } else {
+    // As Docker does in a network namespace of the container's own: any user may bind ports
+    // below 1024 and open ICMP echo sockets (ping without CAP_NET_RAW).
+    spec.linux!.sysctl = { 'net.ipv4.ip_unprivileged_port_start': '0', 'net.ipv4.ping_group_range': '0 2147483647', ...spec.linux!.sysctl };
   }
   const hostname = spec.hostname ?? '';
   const files = {
