@@ -109,6 +109,7 @@ describe('engine', () => {
     const probe = 'grep Seccomp: /proc/self/status; busybox unshare -U true 2>&1; echo "unshare $?"';
     const byDefault = await runToEnd(engine, 'busybox:test', { cmd: ['sh', '-c', probe] });
     expect(byDefault.stdout).toMatch(/^Seccomp:\t2\n/);
+    expect(byDefault.c.record.Spec.linux!.maskedPaths).toEqual(expect.arrayContaining(['/proc/kcore', '/proc/keys', '/sys/firmware', '/sys/devices/virtual/powercap'])); // Docker's
     expect(byDefault.stdout).toMatch(/Operation not permitted\nunshare 1\n$/); // a user namespace needs CAP_SYS_ADMIN here
     const asUser = await runToEnd(engine, 'busybox:test', { cmd: ['sh', '-c', 'id -u; grep Seccomp: /proc/self/status'], user: '123:456' });
     expect(asUser.stdout).toBe('123\nSeccomp:\t2\n'); // installed before the user switch, which it allows

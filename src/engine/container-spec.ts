@@ -66,5 +66,7 @@ export function containerSpec(config: ImageConfig, options: ProcessOptions, ctx:
   proc.cwd = options.workdir || config.config?.WorkingDir || '/';
   if (!proc.cwd.startsWith('/')) throw new EngineError(`working directory must be absolute, not ${JSON.stringify(proc.cwd)}`, 'EINVALIDSPEC', 'workdir');
   proc.user = { uid: ctx.user.uid, gid: ctx.user.gid, ...(ctx.user.additionalGids.length > 0 ? { additionalGids: ctx.user.additionalGids } : {}) };
+  // Docker masks the RAPL energy counters too (their readings leak what other code computes).
+  spec.linux!.maskedPaths = [...(spec.linux!.maskedPaths ?? []), '/sys/devices/virtual/powercap'];
   return spec;
 }
