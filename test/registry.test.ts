@@ -35,6 +35,13 @@ describe.skipIf(!haveRegistry)('registry (plain HTTP docker-registry on 127.0.0.
   let engine: Engine;
   let client: RegistryClient;
   let busyboxTar: Buffer;
+  /** Every engine this file opens: their roots' default networks outlive the containers. */
+  const opened: Engine[] = [];
+  const openEngine = async (root: string): Promise<Engine> => {
+    const e = await Engine.open({ root, storageDriver: 'overlay2' });
+    opened.push(e);
+    return e;
+  };
 
   async function runOut(e: Engine, image: string, cmd: string[]): Promise<string> {
     const c = await e.create(image, { cmd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -51,14 +58,14 @@ describe.skipIf(!haveRegistry)('registry (plain HTTP docker-registry on 127.0.0.
     reg = await startRegistry(base);
     const rootfs = await createBusyboxRootfs(path.join(base, 'rootfs'));
     busyboxTar = execFileSync('tar', ['-C', rootfs, '-c', '.'], { maxBuffer: 64 << 20 });
-    engine = await Engine.open({ root: path.join(base, 'root'), storageDriver: 'overlay2' });
+    engine = await openEngine(path.join(base, 'root'));
     client = new RegistryClient({ insecure: [reg.host] });
   }, 60_000);
 
   afterAll(async () => {
     client?.close();
     for (const c of (await engine?.containers()) ?? []) await c.remove({ force: true });
-    if (engine !== undefined) await removeDefaultNetwork(engine);
+    for (const e of opened) await removeDefaultNetwork(e);
     await reg?.stop();
     await rm(base, { recursive: true, force: true });
     removeIdleCgroupParents();
@@ -100,7 +107,7 @@ describe.skipIf(!haveRegistry)('registry (plain HTTP docker-registry on 127.0.0.
     expect(again.digest).toBe(pushed.digest);
     expect(again.layers.map((l) => l.result)).toEqual(['exists', 'exists']);
 
-    const other = await Engine.open({ root: path.join(base, 'root2'), storageDriver: 'overlay2' });
+    const other = await openEngine(path.join(base, 'root2'));
     const progress: PullProgress[] = [];
     const r = await pullImage(client, other.images, `${reg.host}/berth/busybox:two`, { onProgress: (e) => progress.push(e) });
     expect(r.manifestDigest).toBe(pushed.digest);
@@ -136,7 +143,7 @@ describe.skipIf(!haveRegistry)('registry (plain HTTP docker-registry on 127.0.0.
         { attestation: true },
       );
       sh('skopeo', ['copy', '--all', '--preserve-digests', '--quiet', '--dest-tls-verify=false', `oci:${layout}:latest`, `docker://${reg.host}/multi/${compression}:1`]);
-      const store = await Engine.open({ root: path.join(base, `root-${compression}`), storageDriver: 'overlay2' });
+      const store = await openEngine(path.join(base, `root-${compression}`));
       const r = await pull(store, `${reg.host}/multi/${compression}:1`, { client });
       expect(r.manifestDigest, compression).toBe(manifests[1]); // amd64, not the arm64 first entry nor the attestation
       expect(r.digest).not.toBe(r.manifestDigest); // the repoDigest is the index's
@@ -159,7 +166,7 @@ describe.skipIf(!haveRegistry)('registry (plain HTTP docker-registry on 127.0.0.
     const big = await tarOf({ 'data/': '', 'data/random': randomBytes(3 << 20) });
     await writeOciLayout(layout, [{ platform: { os: 'linux', architecture: 'amd64' }, layers: [busyboxTar, big] }], 'gzip');
     sh('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:latest`, `docker://${reg.host}/chunks/src:1`]);
-    const store = await Engine.open({ root: path.join(base, 'root-chunks'), storageDriver: 'overlay2' });
+    const store = await openEngine(path.join(base, 'root-chunks'));
     const r = await pull(store, `${reg.host}/chunks/src:1`, { client, concurrency: 1 });
     // Within the registry it came from, every blob is mounted from chunks/src.
     const mounted = await pushImage(client, store.images, r.image.id, `${reg.host}/chunks/dst:1`);
@@ -174,7 +181,7 @@ describe.skipIf(!haveRegistry)('registry (plain HTTP docker-registry on 127.0.0.
       expect(fresh.digest).toBe(r.manifestDigest);
       expect(fresh.layers.map((l) => l.result)).toEqual(['uploaded', 'uploaded']);
       expect(sent.filter((n) => n % (256 << 10) === 0).length).toBeGreaterThan(4); // chunk by chunk
-      const copy = await Engine.open({ root: path.join(base, 'root-chunks2'), storageDriver: 'overlay2' });
+      const copy = await openEngine(path.join(base, 'root-chunks2'));
       const back = await pull(copy, `${reg2.host}/chunks/fresh:1`, { client: client2 });
       expect(back.image.id).toBe(r.image.id);
       expect(back.downloadedLayers).toBe(2);
