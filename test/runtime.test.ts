@@ -1,6 +1,6 @@
 // The runtime against the real kernel: each namespace, mount, device, credential and limit
 // proven from inside a busybox container.
-import { closeSync, openSync, readlinkSync, readFileSync, readdirSync, promises as fs } from 'node:fs';
+import { closeSync, existsSync, openSync, readlinkSync, readFileSync, readdirSync, promises as fs } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
@@ -323,6 +323,15 @@ describe('bad input: typed errors and nothing left behind', () => {
     await expectCleanFailure(Container.create({ id, bundle: ws.dir, root: ws.stateRoot, spec: shSpec('true', (s) => {
       s.linux!.namespaces!.push({ type: 'cgroup', path: '/proc/self/ns/uts' });
     }) }), { code: 'EINVAL', stage: 'join_namespace' }, id);
+  });
+
+  it('a limit the kernel refuses while the helper starts (the cgroup is made meanwhile): that error, and no process, cgroup or state left', async () => {
+    const id = ws.id('cgfail');
+    const p = Container.create({ id, bundle: ws.dir, root: ws.stateRoot, spec: shSpec('true', (s) => {
+      s.linux!.resources = { cpu: { quota: 500, period: 1000 } }; // valid JSON, below the kernel's 1 ms minimum
+    }) });
+    await expectCleanFailure(p, { name: 'CgroupLimitError', code: 'EINVAL', path: 'linux.resources.cpu.quota' }, id);
+    expect(existsSync(`/sys/fs/cgroup/cpu/berth/${id}`)).toBe(false);
   });
 
   it('malformed config.json', async () => {

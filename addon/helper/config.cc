@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "berth/protocol.h"
 #include "report.h"
@@ -254,6 +255,7 @@ void decode_record(const Record& r, Config* c) {
     case CFG_START_FIFO: c->start_fifo = get_str(r); c->has_start_fifo = true; break;
     case CFG_STDIO_FDS: c->stdio_targets = get_u32_array(r); c->has_stdio = true; break;
     case CFG_CGROUP_PROCS: c->cgroup_procs.push_back(get_str(r)); break;
+    case CFG_CGROUP_FDS_LATER: c->cgroup_fds_later = get_bool(r); break;
     case CFG_SETSID: c->setsid = get_bool(r); break;
     case CFG_EXEC_FD_PASSTHROUGH: c->passthrough_fds.resize(get_u32(r)); break;
     case CFG_CONTROLLING_TTY: c->controlling_tty = get_bool(r); break;
@@ -345,4 +347,18 @@ void read_config(int sock, Config* cfg) {
     if (r.tag < 64) seen |= 1ULL << r.tag;
   }
   validate(cfg, seen, fds);
+}
+
+std::vector<int> read_cgroup_fds(int sock, size_t count) {
+  std::vector<int> fds;
+  berth_frame_header hdr;
+  recv_exact(sock, reinterpret_cast<char*>(&hdr), sizeof hdr, &fds);
+  if (hdr.type != BERTH_FRAME_CGROUPS || hdr.length > BERTH_MAX_FRAME) fail(STAGE_CGROUP, EPROTO, "expected FRAME_CGROUPS, got frame type " + num(hdr.type));
+  std::string rest(hdr.length, '\0');
+  if (hdr.length > 0) recv_exact(sock, &rest[0], rest.size(), &fds);
+  if (fds.size() != count) {
+    for (int fd : fds) close(fd);
+    fail(STAGE_CGROUP, EPROTO, "the caller sent " + num(fds.size()) + " cgroup.procs fds, not " + num(count));
+  }
+  return fds;
 }

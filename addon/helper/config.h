@@ -92,6 +92,7 @@ struct Config {
   std::vector<int> stdio_fds;           // received with the frame
   std::vector<int> passthrough_fds;     // received after the stdio fds
   std::vector<std::string> cgroup_procs;
+  bool cgroup_fds_later = false;     // CFG_CGROUP_FDS_LATER: their fds come in a FRAME_CGROUPS
   bool setsid = true;
   bool controlling_tty = false;
   bool has_console = false;          // CFG_CONSOLE: a pty from the container's /dev/ptmx
@@ -105,5 +106,8 @@ struct Config {
 // Receives FRAME_CONFIG on `sock` and decodes it into `cfg`; any problem is reported as
 // STAGE_CONFIG and ends the helper.
 void read_config(int sock, Config* cfg);
+
+// Reads FRAME_CGROUPS: exactly `count` cgroup.procs fds (STAGE_CGROUP failure otherwise).
+std::vector<int> read_cgroup_fds(int sock, size_t count);
 
 #endif

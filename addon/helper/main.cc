@@ -43,7 +43,7 @@ HostHandles open_host_handles(const Config& c) {
     if (fd < 0) fail(STAGE_JOIN_NAMESPACE, errno, j.path);
     h.namespaces.push_back(fd);
   }
-  for (const std::string& p : c.cgroup_procs) {
+  for (const std::string& p : c.cgroup_fds_later ? std::vector<std::string>() : c.cgroup_procs) {
     int fd = open(p.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) fail(STAGE_CGROUP, errno, p);
     h.cgroups.push_back(fd);
@@ -134,10 +134,13 @@ void write_id_maps(const Config& c, int proc, pid_t pid) {
   }
 }
 
-void join_cgroups(const Config& c, const HostHandles& h, pid_t pid) {
+// Writes I's pid to each cgroup.procs: opened by open_host_handles, or (CFG_CGROUP_FDS_LATER)
+// received now, the caller having made the cgroup while we started and cloned.
+void join_cgroups(const Config& c, HostHandles* h, pid_t pid) {
+  if (c.cgroup_fds_later && !c.cgroup_procs.empty()) h->cgroups = read_cgroup_fds(BERTH_HELPER_SOCKET_FD, c.cgroup_procs.size());
   std::string text = num(pid);
-  for (size_t i = 0; i < h.cgroups.size(); ++i) {
-    int err = write_all(h.cgroups[i], text.data(), text.size());
+  for (size_t i = 0; i < h->cgroups.size(); ++i) {
+    int err = write_all(h->cgroups[i], text.data(), text.size());
     if (err) fail(STAGE_CGROUP, err, c.cgroup_procs[i]);
   }
 }
@@ -190,7 +193,7 @@ int main() {
   report_set_victim(static_cast<pid_t>(pid));
   send_pid(static_cast<pid_t>(pid));
   if (cfg.new_namespaces & CLONE_NEWUSER) write_id_maps(cfg, host.proc, static_cast<pid_t>(pid));
-  join_cgroups(cfg, host, static_cast<pid_t>(pid));
+  join_cgroups(cfg, &host, static_cast<pid_t>(pid));
   // From here on only I writes to the socket.
   if (write(sync[1], "1", 1) != 1) fail(STAGE_CLONE, errno, "release");
   _exit(0);

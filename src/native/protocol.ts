@@ -27,6 +27,7 @@ export const FrameType = {
   PID: 2,
   READY: 3,
   ERROR: 4,
+  CGROUPS: 5,
 } as const;
 /** One of the {@link FrameType} values. */
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
@@ -111,6 +112,7 @@ export const ConfigTag = {
   SECCOMP: 38,
   ROOTFS_MOUNT: 39,
   CONSOLE: 40,
+  CGROUP_FDS_LATER: 41,
 } as const;
 
 /** Config tags whose record holds nested records. */

@@ -153,29 +153,45 @@ export class Container {
       const fifo = store.fifoPath(options.id);
       native.mkfifo(fifo, 0o600);
       const state: State = { ociVersion: spec.ociVersion, id: options.id, status: 'creating', bundle, annotations: spec.annotations ?? {} };
-      cgroup = await createContainerCgroup(cgroupPlan);
+      // A direct launch makes the cgroup while the helper starts and clones, and hands it the
+      // cgroup.procs files open (FRAME_CGROUPS); a monitor relaunches berth-init by itself on
+      // restarts, so its payload names the paths, which must exist before it starts.
+      if (monitored) cgroup = await createContainerCgroup(cgroupPlan);
       const consoleSize = { rows: spec.process?.consoleSize?.height ?? 0, cols: spec.process?.consoleSize?.width ?? 0 };
       const { payload } = buildInitConfig(spec, {
         rootfsPath: rootfs,
         bundlePath: bundle,
         startFifo: fifo,
         stdioTargets: monitored && !terminal ? [0, 1, 2] : stdio.targets,
-        cgroupProcs: cgroup.procsFiles,
+        cgroupProcs: (cgroup ?? Cgroup.open(cgroupPlan.path)).procsFiles,
+        cgroupFdsLater: !monitored,
         noPivot: options.noPivot ?? false,
         rootfsMounts: options.rootfsMounts ?? [],
         rlimitPolicy: options.rlimits ?? 'strict',
         ...(console ? { console: console.size } : monitored && terminal ? { console: consoleSize } : {}),
       });
       const via = options.monitor ? monitorVia(options.monitor, payload, { tty: terminal, startFifo: fifo }, () => undefined) : undefined;
-      launched = await launch(payload, console ? [console.helperFd] : stdio.fds, { id: options.id, rootfs }, via);
+      const cgroupFds = monitored ? undefined : async (): Promise<number[]> => {
+        cgroup = await createContainerCgroup(cgroupPlan);
+        const fds: number[] = [];
+        try {
+          for (const file of cgroup.procsFiles) fds.push(openSync(file, fsc.O_WRONLY));
+        } catch (err) {
+          for (const fd of fds) native.closeFd(fd);
+          throw err;
+        }
+        return fds;
+      };
+      launched = await launch(payload, console ? [console.helperFd] : stdio.fds, { id: options.id, rootfs }, via, cgroupFds);
       stdio.release();
+      const made = cgroup!; // before the launch, or by cgroupFds during it
       const tty = console?.receive() ?? null;
-      oom = new OomTracker(cgroup);
+      oom = new OomTracker(made);
       if (!monitored) init = new ContainerProcess(stdio.streams, Promise.resolve({ ...launched, terminal: tty }), oom.probeInit);
       const record: ContainerRecord = {
         id: options.id, bundle, rootfs, pid: launched.pid,
         pidStartTime: readStartTime(launched.pid) ?? '', created: new Date().toISOString(), config: spec,
-        cgroup: cgroup.paths,
+        cgroup: made.paths,
       };
       await store.write(record);
       reservation.release();
@@ -184,7 +200,7 @@ export class Container {
         native.closeFd(launched.pidfd);
       }
       const container: Container = new Container(store, record, init, launched);
-      container.cg = cgroup;
+      container.cg = made;
       container.oom = oom;
       try {
         await runHooks('prestart', spec.hooks?.prestart, { ...state, status: 'created', pid: launched.pid });

@@ -175,9 +175,13 @@ class FrameChannel {
 /**
  * Starts the helper with `payload` (a FRAME_CONFIG record set) and `stdioFds` (sent along, the
  * targets named in the payload), and returns once the container process reports READY.
+ * With `cgroupFds` (a payload with CFG_CGROUP_FDS_LATER, direct launches only), it is called
+ * once the config is sent, while the helper starts and clones, and the fds it resolves to (open
+ * cgroup.procs files, the payload's order) follow in a FRAME_CGROUPS; should it throw, the
+ * helper gets none, fails, and its error is replaced by this one.
  * On failure everything started is killed and reaped before the error is thrown.
  */
-export async function launch(payload: Buffer, stdioFds: number[], ctx: LaunchContext, via?: LaunchVia): Promise<Launched> {
+export async function launch(payload: Buffer, stdioFds: number[], ctx: LaunchContext, via?: LaunchVia, cgroupFds?: () => Promise<number[]>): Promise<Launched> {
   ensureHelper();
   const helper = via ? via.spawn() : native.spawnHelper();
   const helperExit = native.watchProcessExit(helper.pidfd, true);
@@ -187,9 +191,26 @@ export async function launch(payload: Buffer, stdioFds: number[], ctx: LaunchCon
   try {
     if (via) via.send(helper.sock);
     else native.sendFrame(helper.sock, FrameType.CONFIG, payload, stdioFds);
+    let cgroupError: unknown;
+    if (cgroupFds) {
+      let fds: number[] = [];
+      try {
+        fds = await cgroupFds();
+      } catch (err) {
+        cgroupError = err; // the helper gets no fds: it fails, after its PID frame, which is still read
+      }
+      try {
+        native.sendFrame(helper.sock, FrameType.CGROUPS, Buffer.alloc(0), fds);
+      } catch {
+        // The helper failed before it read them (EPIPE): its own frames say why.
+      } finally {
+        for (const fd of fds) native.closeFd(fd);
+      }
+    }
     for (;;) {
       const frame = await channel.next();
       if (frame === null) {
+        if (cgroupError !== undefined) throw cgroupError;
         const status = await helperExit.promise;
         throw new ContainerSetupError(
           `EPROTO: the init helper ended before the container was ready (${describeExit(status)})`,
@@ -209,6 +230,7 @@ export async function launch(payload: Buffer, stdioFds: number[], ctx: LaunchCon
         }
         child = { pid, pidfd, exit: native.watchProcessExit(pidfd, via?.reap ?? true) };
       } else if (frame.type === FrameType.ERROR) {
+        if (cgroupError !== undefined) throw cgroupError;
         const e = decodeErrorFrame(frame.payload);
         throw setupError({ stage: stageName(e.stage), errno: e.errno, detail: e.detail }, ctx);
       } else if (frame.type === FrameType.READY) {

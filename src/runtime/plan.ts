@@ -35,6 +35,8 @@ export interface CommonContext {
   stdioTargets: number[];
   /** Host paths of cgroup.procs files the process is written to before it runs the user's code. */
   cgroupProcs: string[];
+  /** The helper gets those files open in a FRAME_CGROUPS after the config (the caller makes the cgroup meanwhile) instead of opening the paths. */
+  cgroupFdsLater?: boolean;
   /** Limits above the host's hard limits: `strict` (error, default) or `clamp` (lower them). */
   rlimitPolicy?: RlimitPolicy;
   /** Host facts (default: {@link readHostFacts}). */
@@ -494,6 +496,7 @@ function writeCommon(w: RecordWriter, ctx: CommonContext): void {
   if (ctx.startFifo !== undefined) w.str(ConfigTag.START_FIFO, ctx.startFifo);
   w.u32array(ConfigTag.STDIO_FDS, ctx.stdioTargets);
   for (const p of ctx.cgroupProcs) w.str(ConfigTag.CGROUP_PROCS, p);
+  if (ctx.cgroupFdsLater === true) w.bool(ConfigTag.CGROUP_FDS_LATER, true);
   w.bool(ConfigTag.SETSID, ctx.setsid ?? true);
   if (ctx.preserveFds) w.u32(ConfigTag.EXEC_FD_PASSTHROUGH, ctx.preserveFds);
   if (ctx.console) w.u32array(ConfigTag.CONSOLE, [ctx.console.rows, ctx.console.cols]);

@@ -40,6 +40,10 @@ enum berth_frame_type {
   BERTH_FRAME_PID = 2,
   BERTH_FRAME_READY = 3,
   BERTH_FRAME_ERROR = 4,
+  BERTH_FRAME_CGROUPS = 5,  // caller -> helper, after FRAME_CONFIG when it has CFG_CGROUP_FDS_LATER:
+                            // no payload; SCM_RIGHTS: one open cgroup.procs fd per CFG_CGROUP_PROCS,
+                            // in order. The caller makes the cgroup while the helper starts and
+                            // clones; none (or too few) fds: the launch fails at STAGE_CGROUP.
 };
 
 // Records of FRAME_CONFIG.
@@ -107,6 +111,8 @@ enum berth_config_tag {
                              // whose data is the slave's path and whose SCM_RIGHTS is the
                              // master (runc's --console-socket message). That socket rides on
                              // FRAME_CONFIG last, after the stdio and passthrough fds.
+  CFG_CGROUP_FDS_LATER = 41,  // u32 bool: do not open the CFG_CGROUP_PROCS paths; their fds come
+                               // in a FRAME_CGROUPS, read after FRAME_PID is sent
 };
 
 // Records nested in CFG_JOIN_NAMESPACE.
