@@ -230,6 +230,21 @@ describe('detached containers (berth-monitor)', () => {
     await eventually(() => !existsSync(d.dir), 20_000, 'the cleanup');
     await expect(engine.container(d.id)).rejects.toThrow(/no such container/);
 
+    // rm -f from elsewhere while such a session is attached and idle (stopped with Ctrl-Z, say):
+    // the monitor waits for that session, the removal does not wait for the monitor.
+    const f = await engine.create('busybox:test', { detach: true, autoRemove: true, cmd: ['sleep', '600'] });
+    const s3 = await f.attach({ removes: true });
+    await f.start();
+    const fMonitor = readMonitorState(f.dir)!.monitorPid;
+    const t0 = Date.now();
+    await (await engine.container(f.id)).remove({ force: true });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(existsSync(f.dir)).toBe(false);
+    expect(await s3.exited).toBe(137);
+    const fWatched = cmdlinesUntilGone(fMonitor);
+    s3.close();
+    expect([...(await fWatched)]).toEqual(['berth-monitor']); // gone without a cleanup of its own
+
     // Only an autoRemove container can be removed that way.
     const e = await engine.create('busybox:test', { detach: true, cmd: ['true'] });
     await expect(e.attach({ removes: true })).rejects.toThrow(EngineError);

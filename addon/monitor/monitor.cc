@@ -58,6 +58,7 @@ constexpr int64_t kBackoffStartMs = 100;        // Docker's restart delay: 100 m
 constexpr int64_t kBackoffMaxMs = 60 * 1000;    // at most a minute, reset after
 constexpr int64_t kStableMs = 10 * 1000;        // a run of ten seconds
 constexpr int64_t kHookTimeoutMs = 30 * 1000;   // the restart hook: node start, locks, netlink
+constexpr int64_t kRemoverWaitMs = 30 * 1000;   // a session that removes the container (run --rm)
 constexpr size_t kHookErrorMax = 2048;          // of its stderr, kept for monitor.json's error
 
 int64_t now_ms() {
@@ -301,7 +302,8 @@ struct Monitor {
 
 Monitor M;
 
-void write_state() {
+// Writes monitor.json atomically; false when it could not (a full disk, say).
+bool write_state() {
   static const std::string self_start = start_time(getpid());
   std::string j = "{\"monitorPid\":" + std::to_string(getpid()) + ",\"monitorStartTime\":";
   quote(&j, self_start);
@@ -322,10 +324,10 @@ void write_state() {
   quote(&j, M.error);
   j += "}\n";
   int fd = openat(M.dirfd, "monitor.json.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return;
+  if (fd < 0) return false;
   bool ok = write_all(fd, j.data(), j.size());
-  close(fd);
-  if (ok) renameat(M.dirfd, "monitor.json.tmp", M.dirfd, "monitor.json");
+  if (close(fd) < 0) ok = false;
+  return ok && renameat(M.dirfd, "monitor.json.tmp", M.dirfd, "monitor.json") == 0;
 }
 
 // One json-file line per complete line of output (longer ones split at 16 KiB, as Docker).
@@ -670,9 +672,18 @@ bool removing_session_attached() {
   close_fd(&M.listen_fd);
   unlinkat(M.dirfd, "attach.sock", 0);
   close_fd(&M.log_fd);
+  // Whatever they send, until EOF (or an error: gone either way), for at most
+  // kRemoverWaitMs in all: a session stopped with Ctrl-Z must not hold the removal forever (the
+  // cleanup and a late session serialise on the engine's lock; the second finds nothing).
+  int64_t give_up = now_ms() + kRemoverWaitMs;
   for (int fd : removers) {
     char buf[4096];
-    for (;;) {  // whatever it sends, until EOF (or an error: it is gone either way)
+    for (;;) {
+      int64_t left = give_up - now_ms();
+      struct pollfd p = {fd, POLLIN, 0};
+      int r = left > 0 ? poll(&p, 1, static_cast<int>(left)) : 0;
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
       ssize_t n = read(fd, buf, sizeof buf);
       if (n > 0 || (n < 0 && errno == EINTR)) continue;
       break;
@@ -718,8 +729,11 @@ void run_ended() {
   int32_t code = M.exit_code;
   bool restart = wants_restart();
   if (!restart && !M.cleanup.empty() && removing_session_attached()) {
-    M.removal_by_session = true;  // said before the session hears of the exit
-    write_state();
+    // Said before the session hears of the exit (and only if said: a remover that read an old
+    // state would wait for this monitor, which would wait for it).
+    M.status = "exited";
+    M.removal_by_session = true;
+    if (!write_state()) M.removal_by_session = false;
   }
   for (Client* c : M.clients) {
     client_send(c, BERTH_ATTACH_EXIT, &code, sizeof code);

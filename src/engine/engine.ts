@@ -392,7 +392,9 @@ export class Engine {
       }
       if (state?.monitored && !state.removalBySession) {
         await stopThroughMonitor(dir, 'SIGKILL', 0);
-        await waitMonitorGone(dir);
+        // A `run --rm` session may have been attached at that exit: then the monitor waits for
+        // it rather than exit (it said so before the exit was sent), and this removal goes on.
+        if (detachedState(dir)?.removalBySession !== true) await waitMonitorGone(dir);
       }
       runtime = undefined; // its pid may be stale after restarts: load afresh below
     }

@@ -269,9 +269,10 @@ enum berth_attach_frame_type {
 
 // HELLO flag of a client that removes the container itself after its last exit (`run --rm` in
 // the foreground). When such a client is attached at that exit, the monitor records
-// "removalBySession" in monitor.json before it sends EXIT, then keeps that connection open and
-// waits for the client to hang up; it runs its cleanup command (MON_CLEANUP_ARG) only if the
-// container's directory is still there then (the client died first). A second Node process
+// "removalBySession" in monitor.json before it sends EXIT (if that write fails it cleans up
+// itself, as without such a client), then keeps that connection open and waits for the client to
+// hang up, 30 s at most; it runs its cleanup command (MON_CLEANUP_ARG) only if the container's
+// directory is still there then (the client died first, or is stuck). A second Node process
 // for the removal is saved, and the removal is still done whoever dies when.
 #define BERTH_ATTACH_REMOVES 8u
 
