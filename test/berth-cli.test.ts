@@ -171,7 +171,7 @@ describe('berth CLI', () => {
       [['run', '--rm', '--restart', 'always', 'busybox'], /^berth: conflicting options: cannot combine --restart and --rm/],
       [['run', '--cap-add', 'NOPE', 'busybox'], /^berth: unknown capability "NOPE"/],
       [['run', '-v', 'x:relative', 'busybox'], /container path must be absolute/],
-      [['run', '--security-opt', 'apparmor=x', 'busybox', 'true'], /^berth: invalid --security-opt "apparmor=x": berth takes seccomp=unconfined or seccomp=PROFILE.json/],
+      [['run', '--security-opt', 'apparmor=x', 'busybox', 'true'], /^berth: invalid --security-opt "apparmor=x": berth takes seccomp=unconfined, seccomp=PROFILE.json or no-new-privileges/],
       [['run', '--security-opt', 'seccomp=/nonexistent.json', 'busybox', 'true'], /^berth: invalid --security-opt "seccomp=\/nonexistent.json": cannot read \/nonexistent.json: ENOENT/],
       [['frobnicate'], /^berth: 'frobnicate' is not a berth command/],
       [['--root'], /^berth: flag needs an argument: --root/],

@@ -126,6 +126,16 @@ describe('engine', () => {
     const bad = await engine.create('busybox:test', { seccomp: { defaultAction: 'SCMP_ACT_NOPE' } }).catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(BerthError);
     expect((bad as BerthError).message).toMatch(/linux\.seccomp\.defaultAction: unknown seccomp action "SCMP_ACT_NOPE"/);
+    // A Docker-format profile would lose its rules' conditions as OCI: refused, naming the key.
+    const dockerFormat = { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['unshare'], action: 'SCMP_ACT_ALLOW', includes: { caps: ['CAP_SYS_ADMIN'] } }] };
+    await expect(engine.create('busybox:test', { seccomp: dockerFormat as never })).rejects.toMatchObject({ name: 'EngineError', code: 'EINVALIDSPEC', path: 'seccomp.syscalls[0].includes' });
+    await expect(engine.create('busybox:test', { seccomp: { defaultAction: 'SCMP_ACT_ALLOW', archMap: [] } as never })).rejects.toThrow(/^seccomp\.archMap: unknown key \(a Docker-format profile/);
+    // no_new_privs on request (Docker's --security-opt no-new-privileges), off by default.
+    const nnp = await runToEnd(engine, 'busybox:test', { cmd: ['grep', 'NoNewPrivs:', '/proc/self/status'], noNewPrivileges: true });
+    expect(nnp.stdout).toBe('NoNewPrivs:\t1\n');
+    const plain = await runToEnd(engine, 'busybox:test', { cmd: ['grep', 'NoNewPrivs:', '/proc/self/status'] });
+    expect(plain.stdout).toBe('NoNewPrivs:\t0\n');
+    for (const r of [nnp, plain]) await r.c.remove();
     expect((await engine.containers()).map((c) => c.name)).toEqual([]);
   });
 

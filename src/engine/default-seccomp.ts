@@ -12,6 +12,7 @@
  * @module
  */
 import type { LinuxSeccomp, LinuxSyscall } from '../runtime/spec.js';
+import { EngineError } from './errors.js';
 
 /** Allowed for every container. */
 const BASE = `accept accept4 access adjtimex alarm bind brk cachestat capget capset chdir chmod chown
@@ -109,4 +110,25 @@ export function defaultSeccomp(caps: readonly string[]): LinuxSeccomp {
     architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
     syscalls,
   };
+}
+
+const PROFILE_KEYS = new Set(['defaultAction', 'defaultErrnoRet', 'architectures', 'flags', 'listenerPath', 'listenerMetadata', 'syscalls']);
+const RULE_KEYS = new Set(['names', 'action', 'errnoRet', 'args']);
+
+/**
+ * Refuses a seccomp profile with keys an OCI `linux.seccomp` object does not have (EngineError
+ * EINVALIDSPEC naming the key): a Docker-format profile (`archMap`, rules with `includes`,
+ * `excludes`, `minKernel`) read as OCI would lose the conditions on its rules and allow, for
+ * one, `unshare` and `mount` to every container.
+ */
+export function checkSeccompProfile(profile: LinuxSeccomp, field = 'seccomp'): void {
+  if (typeof profile !== 'object' || profile === null || Array.isArray(profile)) throw new EngineError(`${field}: a seccomp profile is a JSON object`, 'EINVALIDSPEC', field);
+  const unknown = (keys: string[], known: Set<string>): string | undefined => keys.find((k) => !known.has(k));
+  const top = unknown(Object.keys(profile), PROFILE_KEYS);
+  const docker = 'a Docker-format profile is not an OCI linux.seccomp object; give the OCI form (rules with names, action, errnoRet, args)';
+  if (top !== undefined) throw new EngineError(`${field}.${top}: unknown key (${docker})`, 'EINVALIDSPEC', `${field}.${top}`);
+  (profile.syscalls ?? []).forEach((rule, i) => {
+    const key = typeof rule === 'object' && rule !== null ? unknown(Object.keys(rule), RULE_KEYS) : undefined;
+    if (key !== undefined) throw new EngineError(`${field}.syscalls[${i}].${key}: unknown key (${docker})`, 'EINVALIDSPEC', `${field}.syscalls[${i}].${key}`);
+  });
 }

@@ -29,7 +29,7 @@ import { applyCapabilities, applyMounts, applyResources, capabilitySet, checkMou
 import { Volumes } from './volumes.js';
 import { dockerInitPath } from '../native/index.js';
 import type { LinuxSeccomp, Spec } from '../runtime/spec.js';
-import { defaultSeccomp } from './default-seccomp.js';
+import { checkSeccompProfile, defaultSeccomp } from './default-seccomp.js';
 import { EngineContainer, type ContainerRecord } from './engine-container.js';
 import type { WindowSize } from '../native/terminal.js';
 import { checkDetachSettings, detachedState, monitoredInit, monitorOptions, stopThroughMonitor, waitMonitorGone, type DetachSettings } from './detached.js';
@@ -72,6 +72,8 @@ export interface CreateContainerOptions extends ProcessOptions, NetworkOptions, 
    * ({@link defaultSeccomp}); `unconfined`, none; or an OCI `linux.seccomp` object of its own.
    */
   seccomp?: 'unconfined' | LinuxSeccomp;
+  /** Set no_new_privs (`--security-opt no-new-privileges`): setuid binaries and file capabilities gain nothing. Default false, as Docker's. */
+  noNewPrivileges?: boolean;
   /** Run berth's small init as pid 1 (reaps zombies, forwards signals). */
   init?: boolean;
   /** The container's name (default: generated); unique in the root. */
@@ -305,8 +307,10 @@ export class Engine {
   private async applyHostConfig(spec: Spec, options: CreateContainerOptions, layerDirs: LayerDirs): Promise<void> {
     const caps = capabilitySet(options.capAdd, options.capDrop);
     applyCapabilities(spec, caps);
-    if (options.seccomp !== 'unconfined') spec.linux!.seccomp = options.seccomp ?? defaultSeccomp(caps);
-    spec.process!.noNewPrivileges = false;
+    if (options.seccomp !== undefined && options.seccomp !== 'unconfined') checkSeccompProfile(options.seccomp);
+    // berth's seccomp compiler knows the x86 ABIs only: elsewhere the default is no filter, as it was.
+    if (options.seccomp !== 'unconfined' && (options.seccomp !== undefined || process.arch === 'x64')) spec.linux!.seccomp = options.seccomp ?? defaultSeccomp(caps);
+    spec.process!.noNewPrivileges = options.noNewPrivileges === true;
     if (options.resources !== undefined) applyResources(spec, options.resources);
     const mounts: Array<{ hostPath: string; target: string; readOnly: boolean }> = [];
     for (const m of options.mounts ?? []) {
@@ -531,11 +535,11 @@ export class Engine {
 
 /** The options worth recording (no functions, no streams). */
 function processOptions(o: CreateContainerOptions): RecordedOptions {
-  const { cmd, entrypoint, env, workdir, user, hostname, readOnly, mounts, resources, capAdd, capDrop, seccomp, init } = o;
+  const { cmd, entrypoint, env, workdir, user, hostname, readOnly, mounts, resources, capAdd, capDrop, seccomp, noNewPrivileges, init } = o;
   const { network, publish, dns, dnsSearch, networkAliases } = o;
   const { detach, tty, interactive, restart, autoRemove, stopSignal, stopTimeout, consoleSize } = o;
   return JSON.parse(JSON.stringify({
-    cmd, entrypoint, env, workdir, user, hostname, readOnly, mounts, resources, capAdd, capDrop, seccomp, init, network, publish, dns, dnsSearch, networkAliases,
+    cmd, entrypoint, env, workdir, user, hostname, readOnly, mounts, resources, capAdd, capDrop, seccomp, noNewPrivileges, init, network, publish, dns, dnsSearch, networkAliases,
     detach, tty, interactive, restart, autoRemove, stopSignal, stopTimeout, consoleSize,
   })) as RecordedOptions;
 }

@@ -36,7 +36,7 @@ export const RUN_OPTIONS: OptionSpecs = {
   'read-only': { type: 'boolean', help: "Mount the container's root filesystem as read only" },
   'cap-add': { type: 'list', help: 'Add Linux capabilities' },
   'cap-drop': { type: 'list', help: 'Drop Linux capabilities' },
-  'security-opt': { type: 'list', help: 'Security options: seccomp=unconfined, seccomp=PROFILE.json (an OCI linux.seccomp object)' },
+  'security-opt': { type: 'list', help: 'Security options: seccomp=unconfined, seccomp=PROFILE.json (an OCI linux.seccomp object), no-new-privileges[=true|false]' },
   init: { type: 'boolean', help: 'Run an init inside the container that forwards signals and reaps processes' },
   restart: { type: 'string', help: 'Restart policy to apply when a container exits' },
   label: { short: 'l', type: 'list', help: 'Set meta data on a container' },
@@ -160,7 +160,7 @@ export function runRequest(p: ParsedArgs, globalDns: readonly string[]): RunRequ
     ...(Object.keys(resources).length > 0 ? { resources } : {}),
     capAdd: list(p, 'cap-add'),
     capDrop: list(p, 'cap-drop'),
-    ...seccompOption(list(p, 'security-opt')),
+    ...securityOptions(list(p, 'security-opt')),
     init: flag(p, 'init'),
     labels,
     publish: list(p, 'publish'),
@@ -178,14 +178,19 @@ export function runRequest(p: ParsedArgs, globalDns: readonly string[]): RunRequ
   };
 }
 
-/** The engine's `seccomp` from `--security-opt` values (Docker's default profile when none is given). */
-function seccompOption(values: readonly string[]): Pick<CreateContainerOptions, 'seccomp'> {
-  let out: Pick<CreateContainerOptions, 'seccomp'> = {};
+/** The engine's `seccomp` and `noNewPrivileges` from `--security-opt` values (Docker's default profile when none is given). */
+function securityOptions(values: readonly string[]): Pick<CreateContainerOptions, 'seccomp' | 'noNewPrivileges'> {
+  const out: Pick<CreateContainerOptions, 'seccomp' | 'noNewPrivileges'> = {};
   for (const v of values) {
+    const nnp = /^no-new-privileges(?:[=:](true|false))?$/.exec(v);
+    if (nnp !== null) {
+      out.noNewPrivileges = nnp[1] !== 'false';
+      continue;
+    }
     const m = /^seccomp[=:](.+)$/.exec(v);
-    if (m === null) throw new UsageError(`invalid --security-opt ${JSON.stringify(v)}: berth takes seccomp=unconfined or seccomp=PROFILE.json`);
+    if (m === null) throw new UsageError(`invalid --security-opt ${JSON.stringify(v)}: berth takes seccomp=unconfined, seccomp=PROFILE.json or no-new-privileges[=true|false]`);
     if (m[1] === 'unconfined') {
-      out = { seccomp: 'unconfined' };
+      out.seccomp = 'unconfined';
       continue;
     }
     let text: string;
@@ -195,7 +200,7 @@ function seccompOption(values: readonly string[]): Pick<CreateContainerOptions, 
       throw new UsageError(`invalid --security-opt ${JSON.stringify(v)}: cannot read ${m[1]}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     try {
-      out = { seccomp: JSON.parse(text) as LinuxSeccomp };
+      out.seccomp = JSON.parse(text) as LinuxSeccomp;
     } catch (err) {
       throw new UsageError(`invalid --security-opt ${JSON.stringify(v)}: ${m[1]} is not JSON: ${(err as Error).message}`);
     }
