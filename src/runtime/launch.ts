@@ -230,8 +230,8 @@ export async function launch(payload: Buffer, stdioFds: number[], ctx: LaunchCon
         }
         child = { pid, pidfd, exit: native.watchProcessExit(pidfd, via?.reap ?? true) };
       } else if (frame.type === FrameType.ERROR) {
-        if (cgroupError !== undefined) throw cgroupError;
         const e = decodeErrorFrame(frame.payload);
+        if (cgroupError !== undefined && stageName(e.stage) === 'cgroup') throw cgroupError; // it failed for want of the fds
         throw setupError({ stage: stageName(e.stage), errno: e.errno, detail: e.detail }, ctx);
       } else if (frame.type === FrameType.READY) {
         if (!child) throw new ContainerSetupError('EPROTO: the init helper reported READY before a pid', { code: 'EPROTO', stage: 'helper' });
