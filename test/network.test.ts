@@ -73,8 +73,8 @@ describe('networks', () => {
     const tar = execFileSync('tar', ['-C', rootfs, '-c', '.'], { maxBuffer: 64 << 20 });
     engine = await Engine.open({ root: path.join(dir, 'root'), storageDriver: 'overlay2', bridge: { ipForward: false } });
     await engine.import(tar, { reference: 'bb:net', config: { Cmd: ['sh'] } });
-    subnets = freeSubnets(213, 7);
-    expect(subnets).toHaveLength(7);
+    subnets = freeSubnets(213, 8);
+    expect(subnets).toHaveLength(8);
   }, 60_000);
 
   afterAll(async () => {
@@ -288,6 +288,26 @@ describe('networks', () => {
     expect(ruleHandles()).toHaveLength(rules);
     const c = await engine.run('bb:net', { network: 't-restore', cmd: ['sleep', '600'] });
     expect((await sh(c, `ping -c1 -W2 ${n.record.IPAM.Gateway}`)).code).toBe(0);
+    await c.remove({ force: true });
+    await n.remove();
+  }, 60_000);
+
+  it('publishing a port repairs what a crash or a firewall reload left: a port rule without its container, the network\'s own rules', async () => {
+    const n = await engine.networks.create('t-repair', { subnet: subnets[7] });
+    made.push(n);
+    const net12 = n.id.slice(0, 12);
+    const port = await freePort();
+    const nftRules = (): Array<{ chain: string; handle: number; comment?: string }> =>
+      (JSON.parse(execFileSync('nft', ['-a', '-j', 'list', 'table', 'ip', 'berth']).toString()) as { nftables: Array<{ rule?: { chain: string; handle: number; comment?: string } }> }).nftables.flatMap((e) => (e.rule ? [e.rule] : []));
+    // A crash between a port's rule and its endpoint's record: the rule holds the port, no one owns it.
+    execFileSync('nft', ['add', 'rule', 'ip', 'berth', 'publish', 'tcp', 'dport', String(port), 'dnat', 'to', '10.213.99.99:80', 'comment', `"berth ep ${net12} 0123456789ab tcp 0.0.0.0 ${port}"`]);
+    // A firewall reload: the network's own rules are gone.
+    for (const r of nftRules()) if (r.comment === `berth net ${net12}`) execFileSync('nft', ['delete', 'rule', 'ip', 'berth', r.chain, 'handle', String(r.handle)]);
+    const c = await engine.run('bb:net', { network: 't-repair', publish: [`127.0.0.1:${port}:80`], cmd: httpdCmd('repaired') });
+    expect(await eventually(() => httpGet('127.0.0.1', port, '/index.html'))).toBe('hello repaired\n');
+    const comments = nftRules().map((r) => r.comment ?? '');
+    expect(comments.filter((x) => x.includes('0123456789ab'))).toEqual([]);
+    expect(comments.filter((x) => x === `berth net ${net12}`)).toHaveLength(4);
     await c.remove({ force: true });
     await n.remove();
   }, 60_000);

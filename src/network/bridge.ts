@@ -46,6 +46,15 @@ const DEFAULT_MTU = 1500;
 /** Host-wide registry of berth's bridges: `<bridge>.json` names the network record that owns it. */
 const REGISTRY = '/run/berth-network/bridges';
 
+/** Ids of the containers with an endpoint record in the network directory `dir`. */
+function endpointIds(dir: string): string[] {
+  try {
+    return readdirSync(path.join(dir, 'endpoints')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
+  } catch {
+    return [];
+  }
+}
+
 /** The files of the registry (read synchronously, as util/atomic-file.ts says why). */
 function registryNames(): string[] {
   try {
@@ -269,7 +278,18 @@ export class BridgeDriver implements NetworkDriver {
 
   /** Checks the host ports (free of host sockets and of other berth mappings) and adds the DNAT rules (host lock held). */
   private async publish(net: NetworkRecord, req: EndpointRequest, ip: string, ctx: DriverContext): Promise<PortMapping[]> {
-    const existing = await ctx.nft.publishedPorts();
+    // Publishing asks nftables anyway, so it repairs what an engine open no longer looks for: the
+    // network's own rules, should a firewall reload have flushed them, and port rules of this
+    // network whose container has no endpoint (a crash between the two), which would hold their
+    // host ports for good.
+    if (!(await ctx.nft.hasNetwork(net.Id))) await ctx.nft.addNetwork(net.Id, net.Options.bridge!, formatCidr(parseCidr(net.IPAM.Subnet!, 'subnet')));
+    const live = new Set(endpointIds(ctx.dir).map((id) => id.slice(0, 12)));
+    let existing = await ctx.nft.publishedPorts();
+    const stale = new Set(existing.filter((p) => p.owner.startsWith(`${net.Id.slice(0, 12)} `)).map((p) => p.owner.split(' ')[1]!).filter((c) => !live.has(c) && c !== req.containerId.slice(0, 12)));
+    if (stale.size > 0) {
+      for (const c of stale) await ctx.nft.removePorts(net.Id, c);
+      existing = await ctx.nft.publishedPorts();
+    }
     const clash = (p: PortMapping, q: { protocol: string; hostIp: string; hostPort: number }): boolean =>
       p.protocol === q.protocol && p.hostPort === q.hostPort && (p.hostIp === q.hostIp || p.hostIp === '0.0.0.0' || q.hostIp === '0.0.0.0');
     const out: PortMapping[] = [];
