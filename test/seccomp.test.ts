@@ -3,7 +3,7 @@
 // containers under real filters.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, UnsupportedError } from '../src/errors.js';
-import { Container } from '../src/index.js';
+import { Container, defaultSeccomp, DOCKER_DEFAULT_CAPABILITIES } from '../src/index.js';
 import { ConfigTag, decodeRecords, Stage, stageName } from '../src/native/protocol.js';
 import { buildExecConfig, buildInitConfig } from '../src/runtime/plan.js';
 import { ABI_I386, ABI_X32, ABI_X86_64, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, BPF, BPF_MAXINSNS, compileSeccomp, encodeSeccomp, SECCOMP_RET, type SockFilter } from '../src/runtime/seccomp/index.js';
@@ -257,6 +257,33 @@ describe('seccomp compiler', () => {
     const cond = (i: number): LinuxSyscall['args'] => [0, 1, 2].map((index) => ({ index, value: 0x1_0000_0000 + i, op: 'SCMP_CMP_NE' }));
     expect(() => compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: names.map((n, i) => ({ names: [n], action: 'SCMP_ACT_ERRNO', args: cond(i) })) }))
       .toThrow(/^linux\.seccomp\.syscalls: the compiled filter has \d+ instructions, more than the kernel's limit of 4096$/);
+  });
+
+  it("compiles Docker's default profile (the engine's) with its argument checks, capability gates and ENOSYS for newer calls", () => {
+    const plain = compile(defaultSeccomp(DOCKER_DEFAULT_CAPABILITIES));
+    const admin = compile(defaultSeccomp([...DOCKER_DEFAULT_CAPABILITIES, 'CAP_SYS_ADMIN']));
+    const CLONE_NEWUSER = 0x1000_0000;
+    const SIGCHLD = 17;
+    for (const name of ['read', 'execve', 'openat2', 'io_submit', 'chroot', 'ptrace', 'fchmodat2']) expect(evaluate(plain, { nr: nr64(name) }), name).toBe(ALLOW);
+    for (const name of ['unshare', 'mount', 'keyctl', 'add_key', 'userfaultfd', 'io_uring_setup', 'pivot_root', 'kexec_load', 'init_module', 'bpf', 'setns']) {
+      expect(evaluate(plain, { nr: nr64(name) }), name).toBe(errno(EPERM));
+      if (!['keyctl', 'add_key', 'userfaultfd', 'io_uring_setup', 'pivot_root', 'kexec_load', 'init_module'].includes(name)) expect(evaluate(admin, { nr: nr64(name) }), name).toBe(ALLOW);
+    }
+    // clone: only without namespace flags; clone3 (flags out of reach) ENOSYS for a libc fallback.
+    expect(evaluate(plain, { nr: nr64('clone'), args: [SIGCHLD] })).toBe(ALLOW);
+    expect(evaluate(plain, { nr: nr64('clone'), args: [SIGCHLD | CLONE_NEWUSER] })).toBe(errno(EPERM));
+    expect(evaluate(admin, { nr: nr64('clone'), args: [SIGCHLD | CLONE_NEWUSER] })).toBe(ALLOW);
+    expect(evaluate(plain, { nr: nr64('clone3') })).toBe(errno(ENOSYS));
+    expect(evaluate(admin, { nr: nr64('clone3') })).toBe(ALLOW);
+    // socket: every family but AF_VSOCK; personality: the harmless ones.
+    expect(evaluate(plain, { nr: nr64('socket'), args: [2] })).toBe(ALLOW);
+    expect(evaluate(plain, { nr: nr64('socket'), args: [40] })).toBe(errno(EPERM));
+    expect(evaluate(plain, { nr: nr64('personality'), args: [0xffff_ffff] })).toBe(ALLOW);
+    expect(evaluate(plain, { nr: nr64('personality'), args: [0x0040000] })).toBe(errno(EPERM)); // ADDR_NO_RANDOMIZE
+    // Newer than the profile: ENOSYS, as runc answers; i386 goes through the same rules.
+    for (const name of ['statmount', 'mseal', 'listns']) expect(evaluate(plain, { nr: nr64(name) }), name).toBe(errno(ENOSYS));
+    expect(evaluate(plain, { nr: ABI_I386.syscalls.get('socketcall')!, arch: AUDIT_ARCH_I386 })).toBe(ALLOW);
+    expect(evaluate(plain, { nr: ABI_I386.syscalls.get('unshare')!, arch: AUDIT_ARCH_I386 })).toBe(errno(EPERM));
   });
 
   it('compiles a Docker-sized allow-list into a small binary search', () => {

@@ -8,9 +8,11 @@
  * flags a filter cannot see, returns ENOSYS without CAP_SYS_ADMIN, so that libc falls back to
  * `clone`. Left out, as Docker leaves them out: keyrings (`keyctl`, `add_key`, `request_key`),
  * `userfaultfd`, io_uring, `pivot_root`, swap, kexec, modules and the clock (without their
- * capabilities).
+ * capabilities). System calls newer than any the profile names fail with ENOSYS, not EPERM, as
+ * under runc: a program probing for one (statmount, mseal) then falls back instead of giving up.
  * @module
  */
+import { X86_64_SYSCALLS } from '../runtime/seccomp/syscall-table.js';
 import type { LinuxSeccomp, LinuxSyscall } from '../runtime/spec.js';
 import { EngineError } from './errors.js';
 
@@ -104,6 +106,11 @@ export function defaultSeccomp(caps: readonly string[]): LinuxSeccomp {
     syscalls.push({ names: ['clone'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }] });
     syscalls.push({ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS });
   }
+  // Newer than anything named above: ENOSYS, runc's answer for system calls a profile predates.
+  const named = new Set(syscalls.flatMap((r) => r.names));
+  const newest = Math.max(...[...named].map((n) => X86_64_SYSCALLS[n] ?? -1));
+  const newer = Object.keys(X86_64_SYSCALLS).filter((n) => X86_64_SYSCALLS[n]! > newest);
+  if (newer.length > 0) syscalls.push({ names: newer, action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS });
   return {
     defaultAction: 'SCMP_ACT_ERRNO',
     defaultErrnoRet: 1,
