@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBusyboxRootfs, Engine, pushImage, RegistryClient } from '../src/index.js';
 import { REGISTRY_BIN, sh, startRegistry, tmpBase, type RunningRegistry } from './registry-support.js';
-import { installed } from './support.js';
+import { installed, removeDefaultNetwork } from './support.js';
 
 const haveTools = installed(import.meta.url, REGISTRY_BIN, 'skopeo', 'podman');
 
@@ -30,6 +30,10 @@ describe.skipIf(!haveTools)('registry interop with skopeo and podman', () => {
 
   afterAll(async () => {
     client?.close();
+    if (engine !== undefined) {
+      for (const c of await engine.containers()) await c.remove({ force: true });
+      await removeDefaultNetwork(engine);
+    }
     await reg?.stop();
     await rm(base, { recursive: true, force: true });
   });
