@@ -153,6 +153,21 @@ describe('berth CLI', () => {
     await berth('rmi', 'second:2');
   }, 30_000);
 
+  it('runs through a V8 code cache per command, which a mismatch (here: garbage) only makes slower', async () => {
+    const cacheFile = path.join(BIN, '..', '..', 'dist', 'cli', 'berth.bundle.cjs.cache', 'version');
+    const expected = await berth('version');
+    expect(expected.code).toBe(0);
+    const garbage = Buffer.from('not a V8 code cache');
+    await fs.mkdir(path.dirname(cacheFile), { recursive: true });
+    await fs.writeFile(`${cacheFile}.test.tmp`, garbage);
+    await fs.rename(`${cacheFile}.test.tmp`, cacheFile);
+    expect(await berth('version')).toEqual(expected);
+    const rewritten = await fs.readFile(cacheFile);
+    expect(rewritten.length).toBeGreaterThan(1000);
+    expect(rewritten.equals(garbage)).toBe(false);
+    expect(await berth('version')).toEqual(expected);
+  });
+
   it('gives one-line errors and status 125 for bad input', async () => {
     // A host port this test holds.
     const holder = net.createServer();
