@@ -123,12 +123,26 @@ const PROFILE_KEYS = new Set(['defaultAction', 'defaultErrnoRet', 'architectures
 const RULE_KEYS = new Set(['names', 'action', 'errnoRet', 'args']);
 
 /**
+ * The filter of a container with capabilities `caps`: none for `unconfined`; a profile of the
+ * caller's own, checked; else Docker's default — on x86_64 only, the ABIs berth's seccomp
+ * compiler knows (elsewhere none, rather than every container failing).
+ */
+export function containerSeccomp(choice: 'unconfined' | LinuxSeccomp | undefined, caps: readonly string[]): LinuxSeccomp | undefined {
+  if (choice === 'unconfined') return undefined;
+  if (choice !== undefined) {
+    checkSeccompProfile(choice);
+    return choice;
+  }
+  return process.arch === 'x64' ? defaultSeccomp(caps) : undefined;
+}
+
+/**
  * Refuses a seccomp profile with keys an OCI `linux.seccomp` object does not have (EngineError
  * EINVALIDSPEC naming the key): a Docker-format profile (`archMap`, rules with `includes`,
  * `excludes`, `minKernel`) read as OCI would lose the conditions on its rules and allow, for
  * one, `unshare` and `mount` to every container.
  */
-export function checkSeccompProfile(profile: LinuxSeccomp, field = 'seccomp'): void {
+function checkSeccompProfile(profile: LinuxSeccomp, field = 'seccomp'): void {
   if (typeof profile !== 'object' || profile === null || Array.isArray(profile)) throw new EngineError(`${field}: a seccomp profile is a JSON object`, 'EINVALIDSPEC', field);
   const unknown = (keys: string[], known: Set<string>): string | undefined => keys.find((k) => !known.has(k));
   const top = unknown(Object.keys(profile), PROFILE_KEYS);

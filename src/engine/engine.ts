@@ -29,7 +29,7 @@ import { applyCapabilities, applyMounts, applyResources, capabilitySet, checkMou
 import { Volumes } from './volumes.js';
 import { dockerInitPath } from '../native/index.js';
 import type { LinuxSeccomp, Spec } from '../runtime/spec.js';
-import { checkSeccompProfile, defaultSeccomp } from './default-seccomp.js';
+import { containerSeccomp } from './default-seccomp.js';
 import { EngineContainer, type ContainerRecord } from './engine-container.js';
 import type { WindowSize } from '../native/terminal.js';
 import { checkDetachSettings, detachedState, monitoredInit, monitorOptions, stopThroughMonitor, waitMonitorGone, type DetachSettings } from './detached.js';
@@ -307,9 +307,8 @@ export class Engine {
   private async applyHostConfig(spec: Spec, options: CreateContainerOptions, layerDirs: LayerDirs): Promise<void> {
     const caps = capabilitySet(options.capAdd, options.capDrop);
     applyCapabilities(spec, caps);
-    if (options.seccomp !== undefined && options.seccomp !== 'unconfined') checkSeccompProfile(options.seccomp);
-    // berth's seccomp compiler knows the x86 ABIs only: elsewhere the default is no filter, as it was.
-    if (options.seccomp !== 'unconfined' && (options.seccomp !== undefined || process.arch === 'x64')) spec.linux!.seccomp = options.seccomp ?? defaultSeccomp(caps);
+    const seccomp = containerSeccomp(options.seccomp, caps);
+    if (seccomp !== undefined) spec.linux!.seccomp = seccomp;
     spec.process!.noNewPrivileges = options.noNewPrivileges === true;
     if (options.resources !== undefined) applyResources(spec, options.resources);
     const mounts: Array<{ hostPath: string; target: string; readOnly: boolean }> = [];

@@ -14,7 +14,8 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { namesIn } from '../util/atomic-file.js';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { processAlive } from '../util/process-alive.js';
@@ -45,24 +46,6 @@ const DEFAULT_MTU = 1500;
 
 /** Host-wide registry of berth's bridges: `<bridge>.json` names the network record that owns it. */
 const REGISTRY = '/run/berth-network/bridges';
-
-/** Ids of the containers with an endpoint record in the network directory `dir`. */
-function endpointIds(dir: string): string[] {
-  try {
-    return readdirSync(path.join(dir, 'endpoints')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
-  } catch {
-    return [];
-  }
-}
-
-/** The files of the registry (read synchronously, as util/atomic-file.ts says why). */
-function registryNames(): string[] {
-  try {
-    return readdirSync(REGISTRY);
-  } catch {
-    return [];
-  }
-}
 
 interface RegistryEntry {
   /** The owning network's record file. */
@@ -211,7 +194,7 @@ export class BridgeDriver implements NetworkDriver {
    */
   async collectOrphans(ctx: DriverContext): Promise<string[]> {
     const gone: string[] = [];
-    for (const f of registryNames()) {
+    for (const f of namesIn(REGISTRY)) {
       if (!f.endsWith('.json')) continue;
       const entry = (await readStateFile<Partial<RegistryEntry>>(path.join(REGISTRY, f)).catch(() => undefined)) ?? {};
       if (entry.record === undefined || entry.id === undefined) continue;
@@ -282,14 +265,13 @@ export class BridgeDriver implements NetworkDriver {
     // network's own rules, should a firewall reload have flushed them, and port rules of this
     // network whose container has no endpoint (a crash between the two), which would hold their
     // host ports for good.
-    if (!(await ctx.nft.hasNetwork(net.Id))) await ctx.nft.addNetwork(net.Id, net.Options.bridge!, formatCidr(parseCidr(net.IPAM.Subnet!, 'subnet')));
-    const live = new Set(endpointIds(ctx.dir).map((id) => id.slice(0, 12)));
-    let existing = await ctx.nft.publishedPorts();
-    const stale = new Set(existing.filter((p) => p.owner.startsWith(`${net.Id.slice(0, 12)} `)).map((p) => p.owner.split(' ')[1]!).filter((c) => !live.has(c) && c !== req.containerId.slice(0, 12)));
-    if (stale.size > 0) {
-      for (const c of stale) await ctx.nft.removePorts(net.Id, c);
-      existing = await ctx.nft.publishedPorts();
-    }
+    const rules = await ctx.nft.rules();
+    if (!(await ctx.nft.hasNetwork(net.Id, rules))) await ctx.nft.addNetwork(net.Id, net.Options.bridge!, formatCidr(parseCidr(net.IPAM.Subnet!, 'subnet')));
+    const live = new Set(namesIn(path.join(ctx.dir, 'endpoints')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, 12)));
+    const ports = await ctx.nft.publishedPorts(rules);
+    const stale = new Set(ports.filter((p) => p.owner.startsWith(`${net.Id.slice(0, 12)} `)).map((p) => p.owner.split(' ')[1]!).filter((c) => !live.has(c) && c !== req.containerId.slice(0, 12)));
+    for (const c of stale) await ctx.nft.removePorts(net.Id, c);
+    const existing = ports.filter((p) => !stale.has(p.owner.split(' ')[1]!) || !p.owner.startsWith(`${net.Id.slice(0, 12)} `));
     const clash = (p: PortMapping, q: { protocol: string; hostIp: string; hostPort: number }): boolean =>
       p.protocol === q.protocol && p.hostPort === q.hostPort && (p.hostIp === q.hostIp || p.hostIp === '0.0.0.0' || q.hostIp === '0.0.0.0');
     const out: PortMapping[] = [];

@@ -22,10 +22,9 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
 import { mkdir, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { readJsonIfExists, writeJsonAtomic } from '../util/atomic-file.js';
+import { namesIn, readJsonIfExists, writeJsonAtomic } from '../util/atomic-file.js';
 import { withFileLock } from '../util/file-lock.js';
 import { BridgeDriver, type BridgeDriverOptions } from './bridge.js';
 import type { CreateNetworkOptions, DriverContext, EndpointRecord, EndpointRequest, NetworkDriver, NetworkRecord } from './driver.js';
@@ -41,15 +40,6 @@ import { compareStrings } from '../util/compare-strings.js';
 
 /** The name of the default bridge network. */
 export const DEFAULT_NETWORK = 'bridge';
-
-/** The names in `dir`, none when it is missing (read synchronously, as util/atomic-file.ts says why). */
-function namesIn(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
 
 /** The host-wide lock guarding bridge names, subnet choice and berth's nftables table. */
 export const HOST_LOCK = '/run/berth-network/lock';

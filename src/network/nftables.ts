@@ -128,15 +128,15 @@ export class Nftables {
     return false;
   }
 
-  /** Whether the table holds a network's rules. */
-  async hasNetwork(netId: string): Promise<boolean> {
-    return ((await this.rules()) ?? []).some((r) => r.comment === netTag(netId));
+  /** Whether the table holds a network's rules (of `rules`, a listing already made, if given). */
+  async hasNetwork(netId: string, rules?: NftRule[] | null): Promise<boolean> {
+    return ((rules === undefined ? await this.rules() : rules) ?? []).some((r) => r.comment === netTag(netId));
   }
 
-  /** The published ports of every berth network on this host (from the rule comments). */
-  async publishedPorts(): Promise<PublishedPort[]> {
+  /** The published ports of every berth network on this host, from the rule comments (of `rules`, a listing already made, if given). */
+  async publishedPorts(rules?: NftRule[] | null): Promise<PublishedPort[]> {
     const out: PublishedPort[] = [];
-    for (const r of (await this.rules()) ?? []) {
+    for (const r of (rules === undefined ? await this.rules() : rules) ?? []) {
       const m = /^berth ep (\S+) (\S+) (tcp|udp) (\S+) (\d+)$/.exec(r.comment ?? '');
       if (m !== null) out.push({ protocol: m[3]!, hostIp: m[4]!, hostPort: Number(m[5]), owner: `${m[1]} ${m[2]}` });
     }

@@ -66,17 +66,20 @@ export async function readJsonIfExists<T>(file: string): Promise<T | undefined> 
   return JSON.parse(text) as T;
 }
 
-/** The parsed JSON files of `dir` whose names match `names` (none when the directory is missing). */
-export async function readJsonFiles<T>(dir: string, names: RegExp): Promise<T[]> {
-  let entries: string[];
+/** The names in directory `dir`, none when it is missing (listed synchronously, as the reads above). */
+export function namesIn(dir: string): string[] {
   try {
-    entries = readdirSync(dir);
+    return readdirSync(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
+}
+
+/** The parsed JSON files of `dir` whose names match `names` (none when the directory is missing). */
+export async function readJsonFiles<T>(dir: string, names: RegExp): Promise<T[]> {
   const out: T[] = [];
-  for (const name of entries.sort()) {
+  for (const name of namesIn(dir).sort()) {
     if (!names.test(name)) continue;
     const value = await readJsonIfExists<T>(path.join(dir, name));
     if (value !== undefined) out.push(value);
@@ -86,14 +89,7 @@ export async function readJsonFiles<T>(dir: string, names: RegExp): Promise<T[]>
 
 /** Removes temp files (and directories) named `.tmp-<pid>-*` in `dir` whose writer is gone. */
 export async function removeStaleTemps(dir: string): Promise<void> {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  for (const name of names) {
+  for (const name of namesIn(dir)) {
     if (!name.startsWith(TEMP_PREFIX)) continue;
     const pid = Number(name.slice(TEMP_PREFIX.length).split('-')[0]);
     if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) continue;
