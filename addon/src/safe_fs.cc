@@ -246,24 +246,53 @@ Napi::Value ChmodIn(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Seconds as a double (possibly negative or fractional) as a timespec.
+struct timespec ToTimespec(double s) {
+  double whole = s < 0 ? -static_cast<double>(static_cast<int64_t>(-s)) : static_cast<double>(static_cast<int64_t>(s));
+  struct timespec ts;
+  ts.tv_sec = static_cast<time_t>(whole);
+  ts.tv_nsec = static_cast<long>((s - whole) * 1e9);
+  if (ts.tv_nsec < 0) { ts.tv_sec -= 1; ts.tv_nsec += 1000000000L; }
+  if (ts.tv_nsec >= 1000000000L) ts.tv_nsec = 999999999L;
+  return ts;
+}
+
 // utimesIn(root, rel, atime, mtime): seconds as doubles, AT_SYMLINK_NOFOLLOW.
 Napi::Value UtimesIn(const Napi::CallbackInfo& info) {
   Parent p;
   std::string rel = StringArg(info, 1);
   ResolveParent(info.Env(), IntArg(info, 0), rel, &p);
-  struct timespec ts[2];
-  for (int i = 0; i < 2; i++) {
-    double s = info[2 + i].As<Napi::Number>().DoubleValue();
-    double whole = s < 0 ? -static_cast<double>(static_cast<int64_t>(-s)) : static_cast<double>(static_cast<int64_t>(s));
-    ts[i].tv_sec = static_cast<time_t>(whole);
-    ts[i].tv_nsec = static_cast<long>((s - whole) * 1e9);
-    if (ts[i].tv_nsec < 0) { ts[i].tv_sec -= 1; ts[i].tv_nsec += 1000000000L; }
-    if (ts[i].tv_nsec >= 1000000000L) ts[i].tv_nsec = 999999999L;
-  }
+  struct timespec ts[2] = {ToTimespec(info[2].As<Napi::Number>().DoubleValue()),
+                           ToTimespec(info[3].As<Napi::Number>().DoubleValue())};
   if (utimensat(p.dir.get(), p.name.c_str(), ts, AT_SYMLINK_NOFOLLOW) < 0) {
     ThrowErrno(info.Env(), "utimensat", rel.c_str());
   }
   return info.Env().Undefined();
+}
+
+// finishFile(fd, uid, gid, mode, mtime, xattrs): the metadata of a file just written through
+// `fd`, in the order that keeps it: owner (uid < 0: left alone; chown clears setuid bits and
+// capabilities), mode, extended attributes ([name, Buffer] pairs, values kept as given),
+// then atime = mtime. The fd is closed whatever happens; the first failure is thrown.
+Napi::Value FinishFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Fd fd(IntArg(info, 0));
+  int uid = IntArg(info, 1);
+  int gid = IntArg(info, 2);
+  if (uid >= 0 && fchown(fd.get(), static_cast<uid_t>(uid), static_cast<gid_t>(gid)) < 0) ThrowErrno(env, "fchown");
+  if (fchmod(fd.get(), static_cast<mode_t>(IntArg(info, 3))) < 0) ThrowErrno(env, "fchmod");
+  auto xattrs = info[5].As<Napi::Array>();
+  for (uint32_t i = 0; i < xattrs.Length(); i++) {
+    auto pair = xattrs.Get(i).As<Napi::Array>();
+    std::string name = pair.Get(0u).As<Napi::String>().Utf8Value();
+    auto value = pair.Get(1u).As<Napi::Buffer<uint8_t>>();
+    if (fsetxattr(fd.get(), name.c_str(), value.Data(), value.Length(), 0) < 0) ThrowErrno(env, "fsetxattr", name.c_str());
+  }
+  struct timespec t = ToTimespec(info[4].As<Napi::Number>().DoubleValue());
+  struct timespec ts[2] = {t, t};
+  if (futimens(fd.get(), ts) < 0) ThrowErrno(env, "futimens");
+  if (close(fd.release()) < 0 && errno != EINTR) ThrowErrno(env, "close");
+  return env.Undefined();
 }
 
 // setxattrIn(root, rel, name, value): the value kept as given; never follows a symlink at rel.
@@ -343,6 +372,7 @@ void RegisterSafeFs(Napi::Env env, Napi::Object exports) {
   exports.Set("chownIn", Napi::Function::New(env, ChownIn, "chownIn"));
   exports.Set("chmodIn", Napi::Function::New(env, ChmodIn, "chmodIn"));
   exports.Set("utimesIn", Napi::Function::New(env, UtimesIn, "utimesIn"));
+  exports.Set("finishFile", Napi::Function::New(env, FinishFile, "finishFile"));
   exports.Set("setxattrIn", Napi::Function::New(env, SetxattrIn, "setxattrIn"));
   exports.Set("getxattrIn", Napi::Function::New(env, GetxattrIn, "getxattrIn"));
   exports.Set("listxattrIn", Napi::Function::New(env, ListxattrIn, "listxattrIn"));

@@ -70,6 +70,21 @@ export function cleanEntryPath(name: string): string {
   return p === '/' ? '' : p.replace(/^\/+/, '').replace(/\/+$/, '');
 }
 
+/** The extended attributes an entry's PAX records carry, values as bytes. */
+function xattrsOf(header: Header): Array<[string, Buffer]> {
+  const out: Array<[string, Buffer]> = [];
+  for (const [key, value] of Object.entries(header.pax ?? {})) {
+    if (key.startsWith('SCHILY.xattr.')) out.push([key.slice('SCHILY.xattr.'.length), Buffer.from(String(value), 'utf8')]);
+    else if (key.startsWith(BASE64_XATTR_PREFIX)) out.push([key.slice(BASE64_XATTR_PREFIX.length), Buffer.from(String(value), 'base64')]);
+  }
+  return out;
+}
+
+/** An entry's mtime in seconds (0 when absent). */
+function mtimeOf(header: Header): number {
+  return header.mtime instanceof Date ? header.mtime.getTime() / 1000 : 0;
+}
+
 /** The error code of a native failure, or undefined. */
 function errCode(err: unknown): string | undefined {
   return err instanceof NativeError ? err.code : undefined;
@@ -129,6 +144,21 @@ class Applier {
     }
   }
 
+  /**
+   * Runs `make`, which creates `rel` exclusively: missing parents are made first, and whatever
+   * is at `rel` already (a file, a symlink, a whole directory) is removed and `make` retried.
+   * Trying first keeps the common case, a new name, to a single call.
+   */
+  private create(rel: string, make: () => void): void {
+    try {
+      this.withParents(rel, make);
+    } catch (err) {
+      if (errCode(err) !== 'EEXIST') throw err;
+      this.remove(rel);
+      make();
+    }
+  }
+
   /** Removes whatever is at `rel` (absent is fine). */
   private remove(rel: string): void {
     try {
@@ -162,23 +192,18 @@ class Applier {
         break;
       case 'file':
       case 'contiguous-file':
-        await this.file(rel, stream);
-        break;
+        await this.file(rel, header, stream);
+        this.mark(rel);
+        return; // its metadata was set through its fd
       case 'symlink':
         stream.resume();
-        this.op(rel, undefined, () => {
-          this.remove(rel);
-          this.withParents(rel, () => nat.symlinkIn(this.root, rel, header.linkname ?? ''));
-        });
+        this.op(rel, undefined, () => this.create(rel, () => nat.symlinkIn(this.root, rel, header.linkname ?? '')));
         break;
       case 'link': {
         stream.resume();
         const target = cleanEntryPath(header.linkname ?? '');
         if (target === '' || target === rel) throw new LayerError(`hard link to ${JSON.stringify(header.linkname)} is invalid`, 'EBADLINK', rel);
-        this.op(rel, 'EBADLINK', () => {
-          this.remove(rel);
-          this.withParents(rel, () => nat.linkIn(this.root, rel, target));
-        });
+        this.op(rel, 'EBADLINK', () => this.create(rel, () => nat.linkIn(this.root, rel, target)));
         this.mark(rel);
         return; // a hard link shares its target's metadata
       }
@@ -188,10 +213,7 @@ class Applier {
         stream.resume();
         if (type !== 'fifo' && process.getuid?.() !== 0) return; // device nodes need root: skipped
         const kind = type === 'fifo' ? S_IFIFO : type === 'block-device' ? S_IFBLK : S_IFCHR;
-        this.op(rel, undefined, () => {
-          this.remove(rel);
-          this.withParents(rel, () => nat.mknodIn(this.root, rel, kind | ((header.mode ?? 0o600) & 0o7777), header.devmajor ?? 0, header.devminor ?? 0));
-        });
+        this.op(rel, undefined, () => this.create(rel, () => nat.mknodIn(this.root, rel, kind | ((header.mode ?? 0o600) & 0o7777), header.devmajor ?? 0, header.devminor ?? 0)));
         break;
       }
       default:
@@ -265,33 +287,31 @@ class Applier {
     }
   }
 
-  /** A regular file: created fresh (O_EXCL, no symlink followed) and written through its fd. */
-  private async file(rel: string, stream: Readable): Promise<void> {
-    const fd = this.op(rel, undefined, () => {
-      this.remove(rel);
-      let opened = -1;
-      this.withParents(rel, () => (opened = nat.openIn(this.root, rel, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)));
-      return opened;
-    });
+  /**
+   * A regular file: created fresh (O_EXCL, no symlink followed), written through its fd, and
+   * its metadata set through that fd before it is closed.
+   */
+  private async file(rel: string, header: Header, stream: Readable): Promise<void> {
+    let fd = -1;
+    this.op(rel, undefined, () => this.create(rel, () => (fd = nat.openIn(this.root, rel, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600))));
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         let off = 0;
         while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
       }
-    } finally {
+    } catch (err) {
       nat.closeFd(fd);
+      throw err;
     }
+    this.op(rel, undefined, () => nat.finishFile(fd, this.chown ? (header.uid ?? 0) : -1, header.gid ?? 0, (header.mode ?? 0o644) & 0o7777, mtimeOf(header), xattrsOf(header)));
   }
 
   /** Owner, mode, xattrs (kept as written) and times, in that order (chown clears setuid bits and capabilities). */
   private metadata(rel: string, header: Header, type: string): void {
     if (this.chown) nat.chownIn(this.root, rel, header.uid ?? 0, header.gid ?? 0);
     if (type !== 'symlink') nat.chmodIn(this.root, rel, (header.mode ?? 0o644) & 0o7777);
-    for (const [key, value] of Object.entries(header.pax ?? {})) {
-      if (key.startsWith('SCHILY.xattr.')) nat.setxattrIn(this.root, rel, key.slice('SCHILY.xattr.'.length), Buffer.from(String(value), 'utf8'));
-      else if (key.startsWith(BASE64_XATTR_PREFIX)) nat.setxattrIn(this.root, rel, key.slice(BASE64_XATTR_PREFIX.length), Buffer.from(String(value), 'base64'));
-    }
-    const mtime = header.mtime instanceof Date ? header.mtime.getTime() / 1000 : 0;
+    for (const [name, value] of xattrsOf(header)) nat.setxattrIn(this.root, rel, name, value);
+    const mtime = mtimeOf(header);
     if (type === 'directory') this.dirTimes.push([rel, mtime]);
     else nat.utimesIn(this.root, rel, mtime, mtime);
   }

@@ -274,6 +274,15 @@ export function setxattrIn(root: number, rel: string, name: string, value: Uint8
   native(() => addon().setxattrIn(root, rel, name, buf));
 }
 
+/**
+ * Sets the metadata of a file just written through `fd` and closes it (always): owner (`uid`
+ * < 0 leaves it; chown clears setuid bits and capabilities, so it goes first), mode, extended
+ * attributes (values kept as given), then atime and mtime (seconds).
+ */
+export function finishFile(fd: number, uid: number, gid: number, mode: number, mtime: number, xattrs: Array<[string, Buffer]> = []): void {
+  native(() => addon().finishFile(fd, uid, gid, mode, mtime, xattrs));
+}
+
 /** Reads the extended attribute `name` of `rel` inside `root` (not following a symlink). */
 export function getxattrIn(root: number, rel: string, name: string): Buffer {
   return native(() => addon().getxattrIn(root, rel, name));
