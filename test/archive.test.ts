@@ -246,7 +246,11 @@ describe('image archives', () => {
     await writeOciLayout(engine.images, ['legacy/b'], createWriteStream(file));
     const r2 = await readOciLayout(other.images, createReadStream(file));
     expect(r2.images[0]!.id).toBe(mb.id);
-    expect((await runToEnd(fresh, 'legacy/b')).stdout).toBe('hello from a zstd layer\n');
+    try {
+      expect((await runToEnd(fresh, 'legacy/b')).stdout).toBe('hello from a zstd layer\n');
+    } finally {
+      await removeDefaultNetwork(fresh);
+    }
   });
 
   it('picks the host platform from a nested index and skips attestations', async () => {
