@@ -273,6 +273,67 @@ describe('applyLayer', () => {
   });
 });
 
+describe('applyLayerInto on worker threads, from file ranges', () => {
+  /** Writes `blobs` one after another into one file (with junk around them) and returns their ranges. */
+  function rangesIn(blobs: Buffer[]): Array<{ file: string; start: number; length: number }> {
+    const f = path.join(base, `out-${process.pid}-${n++}`);
+    const parts: Buffer[] = [Buffer.from('junk before')];
+    const ranges = blobs.map((b) => {
+      const start = parts.reduce((a, p) => a + p.length, 0);
+      parts.push(b, Buffer.from('junk after'));
+      return { file: f, start, length: b.length };
+    });
+    writeFileSync(f, Buffer.concat(parts));
+    return ranges;
+  }
+
+  it('applies several layers at once, as on this thread, and copies each blob as given while applying it', async () => {
+    const tars = await Promise.all([0, 1, 2, 3].map((i) => packTar([dir('etc'), file(`etc/f${i}`, `layer ${i}`, { mode: 0o640, uid: 7, gid: 8 }), symlink(`l${i}`, `etc/f${i}`), file(`big${i}`, 'z'.repeat(300_000 + i))])));
+    const blobs = tars.map((t, i) => (i % 2 === 0 ? gzipSync(t) : t));
+    const ranges = rangesIn(blobs);
+    const dirs = ranges.map(() => path.join(base, `out-${process.pid}-${n++}`));
+    for (const d of dirs) mkdirSync(d);
+    const copies = dirs.map((d) => `${d}.copy`);
+    const results = await Promise.all(ranges.map((r, i) => applyLayerInto(r, dirs[i]!, { worker: true, copyTo: copies[i]!, expectedDigest: sha(blobs[i]!), expectedDiffID: sha(tars[i]!) })));
+    for (const [i, r] of results.entries()) {
+      expect(r).toEqual({ diffID: sha(tars[i]!), digest: sha(blobs[i]!), compression: i % 2 === 0 ? 'gzip' : 'none', size: tars[i]!.length });
+      expect(readFileSync(copies[i]!)).toEqual(blobs[i]);
+      rmSync(copies[i]!);
+      const st = statSync(path.join(dirs[i]!, `etc/f${i}`));
+      expect([readFileSync(path.join(dirs[i]!, `etc/f${i}`), 'utf8'), st.mode & 0o7777, st.uid, st.gid, st.mtimeMs]).toEqual([`layer ${i}`, 0o640, 7, 8, 1_600_000_000_000]);
+      expect(readlinkSync(path.join(dirs[i]!, `l${i}`))).toBe(`etc/f${i}`);
+      expect(statSync(path.join(dirs[i]!, `big${i}`)).size).toBe(300_000 + i);
+    }
+    // The same on this thread gives the same result.
+    const here = path.join(base, `out-${process.pid}-${n++}`);
+    mkdirSync(here);
+    expect(await applyLayerInto(ranges[1]!, here)).toEqual(results[1]);
+    checkContained();
+  });
+
+  it('rejects a hostile or mismatched layer with the typed error it gets on this thread, and leaves no copy', async () => {
+    const hostile = await packTar([file('ok'), link('h', `../../../${sentinelRel}/keep`)]);
+    const good = await packTar([file('a')]);
+    const [r1, r2] = rangesIn([hostile, good]);
+    const d = path.join(base, `out-${process.pid}-${n++}`);
+    mkdirSync(d);
+    const copy = `${d}.copy`;
+    const err = await applyLayerInto(r1!, d, { worker: true, copyTo: copy }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LayerError);
+    expect(err).toMatchObject({ code: 'EBADLINK', path: 'h' });
+    expect((err as LayerError).message).toMatch(/^h: /);
+    expect(existsSync(copy)).toBe(false);
+    expect(statSync(path.join(sentinel, 'keep')).nlink).toBe(1);
+    const d2 = path.join(base, `out-${process.pid}-${n++}`);
+    mkdirSync(d2);
+    await expect(applyLayerInto(r2!, d2, { worker: true, copyTo: copy, expectedDigest: sha(hostile) })).rejects.toMatchObject({ name: 'LayerError', code: 'EDIGEST' });
+    expect(existsSync(copy)).toBe(false);
+    await expect(applyLayerInto({ ...r2!, length: r2!.length - 100 }, d2, { worker: true })).rejects.toMatchObject({ name: 'LayerError', code: 'ECORRUPT' });
+    await expect(applyLayerInto({ ...r2!, file: path.join(base, 'no-such-file') }, d2, { worker: true })).rejects.toMatchObject({ name: 'LayerError', code: 'ENOENT' });
+    checkContained();
+  });
+});
+
 /** Rewrites the size field of the header at `offset` (base-256 for huge or negative) and fixes its checksum. */
 function setSize(tarball: Buffer, offset: number, size: number): Buffer {
   const b = Buffer.from(tarball);

@@ -8,10 +8,10 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, pipeline as pipeStreams } from 'node:stream';
+import { Readable, Transform, pipeline as pipeStreams, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Header } from 'tar-stream';
 import { lazyRequire } from '../util/lazy-require.js';
@@ -21,11 +21,33 @@ import { DigestStream, digestHex, type Digest } from './digest.js';
 import { decompressStream } from './compression.js';
 import { BASE64_XATTR_PREFIX, PaxXattrStream } from './pax-xattrs.js';
 import { LayerError } from './errors.js';
+import { applyLayerInWorker } from './layer-workers.js';
 
 const tarStream = lazyRequire<typeof import('tar-stream')>('tar-stream');
 
 /** How whiteouts are materialised: removed from the lower content (`vfs`), or as overlayfs whiteouts (0:0 char devices and `trusted.overlay.opaque=y`). */
 export type WhiteoutFormat = 'vfs' | 'overlay';
+
+/**
+ * A layer blob that is a byte range of a file (an archive's entry, a stored blob): a source a
+ * worker thread can open for itself.
+ */
+export interface FileRange {
+  /** The file holding the blob. */
+  file: string;
+  /** Where the blob starts in it. */
+  start: number;
+  /** The blob's length in bytes. */
+  length: number;
+}
+
+/** What a layer can be applied from: a stream, an async iterable, bytes, or a {@link FileRange}. */
+export type LayerInput = Readable | AsyncIterable<Uint8Array> | Uint8Array | FileRange;
+
+/** Whether a layer input is a {@link FileRange}. */
+export function isFileRange(input: LayerInput): input is FileRange {
+  return typeof input === 'object' && input !== null && typeof (input as Partial<FileRange>).file === 'string' && !(input instanceof Uint8Array);
+}
 
 /** Options of {@link applyLayer}. */
 export interface ApplyLayerOptions {
@@ -37,6 +59,17 @@ export interface ApplyLayerOptions {
   expectedDiffID?: Digest;
   /** Set owners from the tar headers (default: when running as root). */
   chown?: boolean;
+  /**
+   * A new file (it must not exist) to write the blob as given to while it is applied, so that
+   * keeping the blob costs no second read: kept when the layer applies, removed when it fails.
+   * Not synced to disk: the keeper does that.
+   */
+  copyTo?: string;
+  /**
+   * Apply on a worker thread (see {@link applyLayerInWorker}) so that several layers apply at
+   * once, each on a core of its own. Only for a {@link FileRange} source; ignored otherwise.
+   */
+  worker?: boolean;
 }
 
 /** What {@link applyLayer} applied. */
@@ -61,6 +94,8 @@ const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
 const WH = '.wh.';
+/** Read size for a {@link FileRange}: 4× the stream default, fewer trips to the thread pool. */
+const READ_CHUNK = 256 * 1024;
 const OPAQUE = '.wh..wh..opq';
 
 /** The entry name made relative to the layer root, lexically (`../x` and `/x` become `x`; the root is ''). */
@@ -335,7 +370,7 @@ class Applier {
  * (nor any temp directory).
  */
 export async function applyLayer(
-  source: Readable | AsyncIterable<Uint8Array> | Uint8Array,
+  source: LayerInput,
   dest: string,
   options: ApplyLayerOptions = {},
 ): Promise<ApplyLayerResult> {
@@ -366,32 +401,65 @@ export async function applyLayer(
  * which is discarded as a whole when this fails). The blob's digest and DiffID are computed
  * while applying and checked against the expected ones; failures throw a {@link LayerError}.
  */
-export async function applyLayerInto(
-  source: Readable | AsyncIterable<Uint8Array> | Uint8Array,
-  dir: string,
-  options: ApplyLayerOptions = {},
-): Promise<ApplyLayerResult> {
+export async function applyLayerInto(source: LayerInput, dir: string, options: ApplyLayerOptions = {}): Promise<ApplyLayerResult> {
   if (options.expectedDigest !== undefined) digestHex(options.expectedDigest);
   if (options.expectedDiffID !== undefined) digestHex(options.expectedDiffID);
-  const root = nat.openRoot(path.resolve(dir));
+  if (options.worker === true && isFileRange(source)) {
+    const { worker: _worker, ...rest } = options;
+    return applyLayerInWorker(source, dir, rest);
+  }
+  let root = -1;
+  let copyFd = -1;
   try {
-    return await applyEntries(source, root, options);
+    root = nat.openRoot(path.resolve(dir));
+    if (options.copyTo !== undefined) copyFd = openSync(options.copyTo, 'wx', 0o644);
+    return await applyEntries(source, root, options, copyFd);
   } catch (err) {
+    if (copyFd >= 0) rmSync(options.copyTo!, { force: true });
     if (err instanceof BerthError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new LayerError(err instanceof Error ? err.message : String(err), typeof code === 'string' ? code : 'EIO', dir, err);
   } finally {
-    nat.closeFd(root);
+    if (copyFd >= 0) closeSync(copyFd);
+    if (root >= 0) nat.closeFd(root);
   }
 }
 
-/** Parses the tar and applies its entries onto `root`; checks digests. */
-async function applyEntries(source: Readable | AsyncIterable<Uint8Array> | Uint8Array, root: number, options: ApplyLayerOptions): Promise<ApplyLayerResult> {
-  const input: AsyncIterable<Buffer> = source instanceof Uint8Array ? Readable.from([Buffer.from(source)]) : (source as AsyncIterable<Buffer>);
+/** A stream of a layer input's bytes. */
+function inputStream(source: LayerInput): Readable {
+  if (source instanceof Uint8Array) return Readable.from([Buffer.from(source)], { objectMode: false });
+  if (isFileRange(source)) {
+    if (source.length === 0) return Readable.from([], { objectMode: false });
+    return createReadStream(source.file, { start: source.start, end: source.start + source.length - 1, highWaterMark: READ_CHUNK });
+  }
+  return Readable.from(source as AsyncIterable<Buffer>, { objectMode: false });
+}
+
+/** Passes chunks on after writing each to `fd`: a copy of the blob as given, made as it is applied. */
+class CopyToFd extends Transform {
+  constructor(private readonly fd: number) {
+    super();
+  }
+
+  /** Writes the chunk, then passes it on. */
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    try {
+      for (let off = 0; off < chunk.length; ) off += writeSync(this.fd, chunk, off, chunk.length - off);
+      cb(null, chunk);
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+}
+
+/** Parses the tar and applies its entries onto `root`; checks digests; copies the blob as given to `copyFd` (unless -1). */
+async function applyEntries(source: LayerInput, root: number, options: ApplyLayerOptions, copyFd: number): Promise<ApplyLayerResult> {
   const raw = new DigestStream();
   const diff = new DigestStream();
-  pipeStreams(Readable.from(input, { objectMode: false }), raw, () => undefined); // a failure surfaces on raw
-  const { compression, stream: src } = await decompressStream(raw);
+  const given: NodeJS.ReadWriteStream[] = copyFd >= 0 ? [raw, new CopyToFd(copyFd)] : [raw];
+  const tail = given[given.length - 1] as unknown as Readable;
+  pipeStreams([inputStream(source), ...given] as unknown as NodeJS.ReadWriteStream[], () => undefined); // a failure surfaces on the tail
+  const { compression, stream: src } = await decompressStream(tail);
   const extract = tarStream().extract();
   const done = pipeline([src, diff, new PaxXattrStream(), extract] as unknown as NodeJS.ReadWriteStream[]).then(
     () => undefined,
