@@ -165,6 +165,27 @@ for (const driverName of ['overlay2', 'vfs'] as const) {
       await driver.remove('act');
     });
 
+    it(driverName === 'overlay2' ? 'commits a snapshot applied on no parent onto one (rebase)' : 'refuses to commit a snapshot onto another parent (its content is a copy of its own)', async () => {
+      expect(driver.canRebase === true).toBe(driverName === 'overlay2');
+      await driver.prepare('rb-ingest');
+      await driver.applyDiff('rb-ingest', await makeTar([{ name: 'rebased', content: 'on l2\n' }, { name: '.wh.hello' }]));
+      if (driverName !== 'overlay2') {
+        await expect(driver.commit('rb', 'rb-ingest', { parent: 'l2' })).rejects.toMatchObject({ name: 'GraphDriverError', code: 'ENOTSUP', path: 'rb-ingest' });
+        expect((await driver.stat('rb-ingest')).kind).toBe('active');
+        await driver.remove('rb-ingest');
+        return;
+      }
+      await expect(driver.commit('rb', 'rb-ingest', { parent: 'no-such' })).rejects.toMatchObject({ code: 'ENOENT' });
+      await driver.commit('rb', 'rb-ingest', { parent: 'l2' });
+      expect(await driver.stat('rb')).toMatchObject({ kind: 'committed', parent: 'l2' });
+      expect((await driver.remove('l2').catch((e: unknown) => e)) as GraphDriverError).toMatchObject({ code: 'EBUSY' });
+      const mounts = await driver.prepare('rb-ctr', 'rb');
+      const r = await runOn(ws, mounts, 'cat /rebased; ls /hello 2>&1; ls /opq; ls /bin/busybox', 'rebased');
+      expect(r.stdout).toMatch(/^on l2\n.*\/hello: No such file or directory\nnew\n\/bin\/busybox\n$/s);
+      await driver.remove('rb-ctr');
+      await driver.remove('rb');
+    });
+
     it('reports usage of a snapshot', async () => {
       const u = await driver.usage('l2');
       expect(u.inodes).toBeGreaterThanOrEqual(3);

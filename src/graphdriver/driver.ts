@@ -75,6 +75,17 @@ export interface ApplyDiffOptions {
   expectedDiffID?: Digest;
 }
 
+/** Options of {@link GraphDriver.commit}. */
+export interface CommitOptions {
+  /**
+   * Commit on this committed snapshot instead of the one the active snapshot was prepared on:
+   * only where {@link GraphDriver.canRebase} (GraphDriverError ENOTSUP otherwise). Layers whose
+   * DiffIDs are known beforehand are applied this way all at once, each on no parent, and
+   * committed in order on the layer below.
+   */
+  parent?: string;
+}
+
 /** A storage backend: snapshots, the mounts that assemble them, and layer tars in and out. */
 export interface GraphDriver {
   /** The driver's name (`overlay2`, `vfs`, `btrfs`). */
@@ -88,8 +99,14 @@ export interface GraphDriver {
   view(key: string, parent: string, options?: PrepareOptions): Promise<SnapshotMount[]>;
   /** The mounts that assemble an existing active snapshot or view. */
   mounts(key: string): Promise<SnapshotMount[]>;
-  /** Turns the active snapshot `key` into the committed snapshot `name`; `key` is gone afterwards. */
-  commit(name: string, key: string): Promise<void>;
+  /**
+   * Whether {@link GraphDriver.commit} can put a snapshot on another parent than the one it was
+   * prepared on: true where a snapshot's own content never depends on its parents' (overlay2's
+   * upper directories), false where it is a copy of them (vfs, btrfs). Absent means false.
+   */
+  readonly canRebase?: boolean;
+  /** Turns the active snapshot `key` into the committed snapshot `name` (on `options.parent`, if given); `key` is gone afterwards. */
+  commit(name: string, key: string, options?: CommitOptions): Promise<void>;
   /** Removes a snapshot (refused while it has children). */
   remove(key: string): Promise<void>;
   /** What the driver records of `key` (GraphDriverError ENOENT when absent). */

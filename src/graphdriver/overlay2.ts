@@ -71,6 +71,14 @@ export class Overlay2Driver extends SnapshotterBase {
     if (parent !== undefined) await writeFile(path.join(dir, 'lower'), (await this.chain(parent)).join(':'));
   }
 
+  /** An upper directory never depends on its lowers: only the chain it is mounted on changes. */
+  override readonly canRebase = true;
+
+  /** Writes the new parent's chain as `lower` (the snapshot is not in use until its commit). */
+  protected override async rebase(rec: SnapshotRecord, parent: SnapshotRecord): Promise<void> {
+    await writeFile(path.join(this.home, rec.id, 'lower'), (await this.chain(parent)).join(':'));
+  }
+
   protected async removeStorage(id: string): Promise<void> {
     const dir = path.join(this.home, id);
     const link = (await readFile(path.join(dir, 'link'), 'utf8').catch(() => '')).trim();

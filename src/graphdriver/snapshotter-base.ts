@@ -14,6 +14,7 @@ import { withFileLock } from '../util/file-lock.js';
 import { processAlive } from '../util/process-alive.js';
 import type {
   ApplyDiffOptions,
+  CommitOptions,
   GraphDriver,
   LayerDirs,
   PrepareOptions,
@@ -60,6 +61,10 @@ export abstract class SnapshotterBase implements GraphDriver {
   protected abstract ownDir(rec: SnapshotRecord): string;
   /** Called once an active snapshot has been committed (btrfs marks the subvolume read-only). */
   protected async committed(_rec: SnapshotRecord): Promise<void> {}
+  /** Whether a commit can change a snapshot's parent (see {@link GraphDriver.canRebase}). */
+  readonly canRebase: boolean = false;
+  /** Puts the storage of active `rec` on the committed `parent` before it is committed on it (only where {@link canRebase}). */
+  protected async rebase(_rec: SnapshotRecord, _parent: SnapshotRecord): Promise<void> {}
 
   /** Runs `fn` holding the driver's lock. */
   protected locked<T>(fn: () => Promise<T>): Promise<T> {
@@ -117,12 +122,18 @@ export abstract class SnapshotterBase implements GraphDriver {
     return this.mountsOf(await this.record(key, 'active', 'view'));
   }
 
-  /** Turns active `key` into committed `name`. */
-  async commit(name: string, key: string): Promise<void> {
+  /** Turns active `key` into committed `name`, on `options.parent` if given (drivers that {@link canRebase} only). */
+  async commit(name: string, key: string, options: CommitOptions = {}): Promise<void> {
     checkKey(name);
     await this.locked(async () => {
       const rec = await this.record(key, 'active');
-      const done: SnapshotRecord = { ...rec, key: name, kind: 'committed', labels: withoutOwner(rec.labels) };
+      let parent = rec.parent;
+      if (options.parent !== undefined && options.parent !== rec.parent) {
+        if (!this.canRebase) throw new GraphDriverError(`cannot be committed on ${options.parent}: a ${this.name} snapshot holds a copy of its parent`, 'ENOTSUP', key);
+        await this.rebase(rec, await this.record(options.parent, 'committed'));
+        parent = options.parent;
+      }
+      const done: SnapshotRecord = { ...rec, ...(parent === undefined ? {} : { parent }), key: name, kind: 'committed', labels: withoutOwner(rec.labels) };
       await this.records.create(done);
       await this.records.delete(key);
       await this.committed(done);
