@@ -74,10 +74,11 @@ export {
   layerMediaType,
 } from './image/compression.js';
 export type { CompressOptions, Compression, Decompressed, MediaTypeFormat, SupportedCompression } from './image/compression.js';
-export { applyLayer, applyLayerInto, cleanEntryPath } from './image/layer-apply.js';
-export type { ApplyLayerOptions, ApplyLayerResult, WhiteoutFormat } from './image/layer-apply.js';
+export { applyLayer, applyLayerInto, cleanEntryPath, isFileRange } from './image/layer-apply.js';
+export type { ApplyLayerOptions, ApplyLayerResult, FileRange, LayerInput, WhiteoutFormat } from './image/layer-apply.js';
+export { applyLayerInWorker, layerWorkerCount } from './image/layer-workers.js';
 export type { RootfsMount } from './runtime/rootfs-mounts.js';
-export type { ApplyDiffOptions, GraphDriver, LayerDirs, PrepareOptions, SnapshotInfo, SnapshotKind, SnapshotMount, SnapshotUsage } from './graphdriver/driver.js';
+export type { ApplyDiffOptions, GraphDriver, LayerDirs, PrepareOptions, SnapshotCommitOptions, SnapshotInfo, SnapshotKind, SnapshotMount, SnapshotUsage } from './graphdriver/driver.js';
 export { GraphDriverError } from './graphdriver/errors.js';
 export { defaultGraphDriver, openGraphDriver } from './graphdriver/index.js';
 export type { GraphDriverName } from './graphdriver/index.js';
@@ -93,7 +94,7 @@ export { ImageError } from './image/errors.js';
 export { MediaType, hostPlatform } from './image/oci.js';
 export type { Descriptor, HistoryEntry, ImageConfig, ImageIndex, ImageManifest, ImageRunConfig, Platform } from './image/oci.js';
 export { Layer, LayerStore, chainID, chainIDs } from './image/layer-store.js';
-export type { LayerRecord, RegisteredLayer, RegisterOptions } from './image/layer-store.js';
+export type { LayerRecord, RegisteredLayer, RegisterOptions, StackLayer } from './image/layer-store.js';
 export { Image, ImageStore, imageIdOf } from './image/image-store.js';
 export type { AddImageOptions, ImageInspect, ImageLayer, ImageRecord, ImageStoreOptions, RemoveImageOptions, RemoveImageResult } from './image/image-store.js';
 export { loadArchive, readOciLayout } from './image/archive/load.js';

@@ -3,14 +3,14 @@
 // caller's overrides, image objects (inspect, tag, untag, remove refused while in use, prune),
 // commit and export, import, and crash repair after `kill -9` of a writer in another process.
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BerthError, createBusyboxRootfs, Engine, EngineError, ImageError, ImageReferenceError, type EngineContainer } from '../src/index.js';
+import { BerthError, chainIDs, createBusyboxRootfs, Engine, EngineError, ImageError, ImageReferenceError, type EngineContainer } from '../src/index.js';
 import { collect, removeDefaultNetwork, removeIdleCgroupParents } from './support.js';
 import { makeTar, tarNames } from './tar-fixtures.js';
 
@@ -200,6 +200,38 @@ describe('engine', () => {
     expect(pruned.deleted).toContain(layers[0]!.chainID);
     expect(await engine.images.content.has(img.id)).toBe(false);
     expect((await engine.images.get('busybox:test')).id).toBeTruthy();
+  });
+
+  it('registers a stack of layers at once on worker threads, committed in order, and keeps no snapshot of a failed one', async () => {
+    const tars = [
+      await makeTar([{ name: 'stack', type: 'directory' }, { name: 'stack/a', content: 'a' }]),
+      await makeTar([{ name: 'stack/b', content: 'b' }, { name: 'stack/.wh.a' }]),
+      await makeTar([{ name: 'stack/c', content: 'c' }]),
+    ];
+    const file = path.join(dir, 'stack-blobs');
+    await writeFile(file, Buffer.concat(tars));
+    const ranges = tars.map((t, i) => ({ file, start: tars.slice(0, i).reduce((a, x) => a + x.length, 0), length: t.length }));
+    const diffIDs = tars.map((t) => `sha256:${createHash('sha256').update(t).digest('hex')}` as const);
+    const layers = engine.images.layers;
+    const recs = await layers.registerStack(ranges.map((source, i) => ({ source, expectedDiffID: diffIDs[i]! })));
+    expect(recs.map((r) => r.applied)).toEqual([true, true, true]);
+    expect(recs.map((r) => r.chainID)).toEqual(chainIDs(diffIDs));
+    expect(recs.map((r) => r.parent)).toEqual([undefined, recs[0]!.chainID, recs[1]!.chainID]);
+    for (const r of recs) expect((await engine.driver.stat(r.chainID)).parent).toBe(r.parent);
+    const dirs = (await engine.driver.layerDirs(recs[2]!.chainID)).dirs;
+    expect(dirs.map((d) => readdirSync(path.join(d, 'stack')).sort())).toEqual([['c'], ['a', 'b'], ['a']]); // 'a' in the middle: its whiteout
+    // Again: all stored already, nothing read.
+    expect((await layers.registerStack(ranges.map((source, i) => ({ source, expectedDiffID: diffIDs[i]! })))).map((r) => r.applied)).toEqual([false, false, false]);
+    for (const r of [...recs].reverse()) await layers.remove(r.chainID);
+    // The middle layer of a new stack is hostile: its error, the bottom one committed, no ingest snapshot left.
+    const hostile = await makeTar([{ name: 'x', content: 'x' }, { name: 'x/.wh..' }]);
+    await writeFile(file, Buffer.concat([tars[0]!, hostile, tars[2]!]));
+    const bad = [{ ...ranges[0]! }, { file, start: tars[0]!.length, length: hostile.length }, { file, start: tars[0]!.length + hostile.length, length: tars[2]!.length }];
+    const err = await layers.registerStack(bad.map((source, i) => ({ source, expectedDiffID: i === 1 ? `sha256:${createHash('sha256').update(hostile).digest('hex')}` as const : diffIDs[i]! }))).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'LayerError', code: 'EBADWHITEOUT' });
+    expect((await engine.driver.list()).filter((s) => s.key.startsWith('ingest-'))).toEqual([]);
+    expect((await layers.list()).map((l) => l.chainID)).toContain(recs[0]!.chainID);
+    await layers.remove(recs[0]!.chainID);
   });
 
   it('commits a container as a new image with its changes and whiteouts, and exports its tree', async () => {

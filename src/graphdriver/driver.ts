@@ -13,8 +13,7 @@
  * @module
  */
 import type { Readable } from 'node:stream';
-import type { ApplyLayerResult } from '../image/layer-apply.js';
-import type { Digest } from '../image/digest.js';
+import type { ApplyLayerOptions, ApplyLayerResult, LayerInput } from '../image/layer-apply.js';
 
 /** One mount that assembles a snapshot at a target directory (the container's rootfs). */
 export interface SnapshotMount {
@@ -67,16 +66,11 @@ export interface PrepareOptions {
   labels?: Record<string, string>;
 }
 
-/** Options of {@link GraphDriver.applyDiff}. */
-export interface ApplyDiffOptions {
-  /** The digest the blob as given must have (compressed, if it is). */
-  expectedDigest?: Digest;
-  /** The DiffID (digest of the uncompressed tar) the layer must have. */
-  expectedDiffID?: Digest;
-}
+/** Options of {@link GraphDriver.applyDiff}: those of {@link ApplyLayerOptions} but the whiteout format, which is the driver's. */
+export type ApplyDiffOptions = Omit<ApplyLayerOptions, 'whiteoutFormat'>;
 
 /** Options of {@link GraphDriver.commit}. */
-export interface CommitOptions {
+export interface SnapshotCommitOptions {
   /**
    * Commit on this committed snapshot instead of the one the active snapshot was prepared on:
    * only where {@link GraphDriver.canRebase} (GraphDriverError ENOTSUP otherwise). Layers whose
@@ -106,7 +100,7 @@ export interface GraphDriver {
    */
   readonly canRebase?: boolean;
   /** Turns the active snapshot `key` into the committed snapshot `name` (on `options.parent`, if given); `key` is gone afterwards. */
-  commit(name: string, key: string, options?: CommitOptions): Promise<void>;
+  commit(name: string, key: string, options?: SnapshotCommitOptions): Promise<void>;
   /** Removes a snapshot (refused while it has children). */
   remove(key: string): Promise<void>;
   /** What the driver records of `key` (GraphDriverError ENOENT when absent). */
@@ -116,7 +110,7 @@ export interface GraphDriver {
   /** Disk usage of the snapshot's own content. */
   usage(key: string): Promise<SnapshotUsage>;
   /** Applies a layer tar (uncompressed, gzip or zstd) onto the active snapshot `key`, whiteouts in the driver's own form. */
-  applyDiff(key: string, tar: Readable | AsyncIterable<Uint8Array> | Uint8Array, options?: ApplyDiffOptions): Promise<ApplyLayerResult>;
+  applyDiff(key: string, tar: LayerInput, options?: ApplyDiffOptions): Promise<ApplyLayerResult>;
   /** The changes of snapshot `key` against its parent, as an uncompressed layer tar with `.wh.` whiteouts. */
   diff(key: string): Readable;
   /** The host directories whose union is the snapshot's whole tree, topmost first, and how whiteouts appear in them. */

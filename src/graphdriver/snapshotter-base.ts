@@ -9,12 +9,12 @@
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { applyLayerInto, type ApplyLayerResult } from '../image/layer-apply.js';
+import { applyLayerInto, type ApplyLayerResult, type LayerInput } from '../image/layer-apply.js';
 import { withFileLock } from '../util/file-lock.js';
 import { processAlive } from '../util/process-alive.js';
 import type {
   ApplyDiffOptions,
-  CommitOptions,
+  SnapshotCommitOptions,
   GraphDriver,
   LayerDirs,
   PrepareOptions,
@@ -123,7 +123,7 @@ export abstract class SnapshotterBase implements GraphDriver {
   }
 
   /** Turns active `key` into committed `name`, on `options.parent` if given (drivers that {@link canRebase} only). */
-  async commit(name: string, key: string, options: CommitOptions = {}): Promise<void> {
+  async commit(name: string, key: string, options: SnapshotCommitOptions = {}): Promise<void> {
     checkKey(name);
     await this.locked(async () => {
       const rec = await this.record(key, 'active');
@@ -169,7 +169,7 @@ export abstract class SnapshotterBase implements GraphDriver {
   }
 
   /** Applies a layer tar onto the active snapshot `key`. */
-  async applyDiff(key: string, tar: Readable | AsyncIterable<Uint8Array> | Uint8Array, options: ApplyDiffOptions = {}): Promise<ApplyLayerResult> {
+  async applyDiff(key: string, tar: LayerInput, options: ApplyDiffOptions = {}): Promise<ApplyLayerResult> {
     const rec = await this.record(key, 'active');
     return applyLayerInto(tar, this.ownDir(rec), { ...options, whiteoutFormat: this.whiteouts });
   }

@@ -17,6 +17,8 @@ import { OWNER_PID_LABEL } from '../graphdriver/snapshotter-base.js';
 import { readJsonFiles, readJsonIfExists, removeStaleTemps, writeJsonAtomic } from '../util/atomic-file.js';
 import { digestHex, sha256, type Digest } from './digest.js';
 import { LayerError } from './errors.js';
+import { isFileRange, type ApplyLayerOptions, type ApplyLayerResult, type FileRange, type LayerInput } from './layer-apply.js';
+import { layerWorkerCount } from './layer-workers.js';
 
 /** What is recorded of a layer. */
 export interface LayerRecord {
@@ -36,6 +38,10 @@ export interface LayerRecord {
 export interface RegisteredLayer extends LayerRecord {
   /** sha256 of the blob as given (compressed, if it was). */
   digest: Digest;
+  /** Whether the blob was read and applied: false when the layer was stored already (its blob untouched, no copy made). */
+  applied: boolean;
+  /** The compression the blob was found to have, when it was applied. */
+  compression?: 'none' | 'gzip' | 'zstd';
 }
 
 /** Options of {@link LayerStore.register}. */
@@ -44,6 +50,14 @@ export interface RegisterOptions {
   expectedDigest?: Digest;
   /** The DiffID the layer must have. */
   expectedDiffID?: Digest;
+  /** A new file to copy the blob as given to while it is applied (see {@link ApplyLayerOptions.copyTo}); untouched when the layer is stored already. */
+  copyTo?: string;
+}
+
+/** One layer of a stack for {@link LayerStore.registerStack}: its blob and what it must be. */
+export interface StackLayer extends RegisterOptions {
+  /** The blob (uncompressed, gzip or zstd). */
+  source: LayerInput;
 }
 
 /** The chainID of a layer with DiffID `diffID` on the layer `parent` (OCI image-spec). */
@@ -56,6 +70,26 @@ export function chainIDs(diffIDs: readonly Digest[]): Digest[] {
   const out: Digest[] = [];
   for (const d of diffIDs) out.push(chainID(out[out.length - 1], d));
   return out;
+}
+
+/** Runs at most `size` tasks at once, in the order they are given. */
+class Slots {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly size: number) {}
+
+  /** Runs `task` once a slot is free. */
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
+    try {
+      return await task();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
 }
 
 /** A handle on one stored layer. */
@@ -137,32 +171,101 @@ export class LayerStore {
    * existing record when the layer is already present. LayerError on a bad tar or digest, and
    * nothing is kept.
    */
-  async register(tar: Readable | AsyncIterable<Uint8Array> | Uint8Array, parent: Digest | undefined, options: RegisterOptions = {}): Promise<RegisteredLayer> {
+  async register(tar: LayerInput, parent: Digest | undefined, options: RegisterOptions = {}): Promise<RegisteredLayer> {
     if (parent !== undefined) await this.get(parent);
     if (options.expectedDiffID !== undefined) {
       const known = await this.find(chainID(parent, options.expectedDiffID));
-      if (known !== undefined) {
-        if (!(tar instanceof Uint8Array) && 'destroy' in tar) (tar as Readable).destroy();
-        return { ...known, digest: options.expectedDigest ?? known.diffID };
-      }
+      if (known !== undefined) return this.alreadyStored(known, tar, options);
     }
+    const ingest = await this.prepareIngest(parent);
+    const applied = await this.applyInto(ingest, tar, options, false);
+    return this.commitIngest(ingest, applied, parent);
+  }
+
+  /**
+   * Registers a stack of layers, bottom first, on the layer `parent` (or none); the records in
+   * the same order. Where the driver {@link GraphDriver.canRebase} and every layer's DiffID is
+   * given and its blob is a {@link FileRange}, the layers are applied all at once on worker
+   * threads (one per core), each into a snapshot on no parent, and committed in order on the
+   * layer below; otherwise one after another, as {@link register}. On failure nothing of the
+   * stack that was not committed is kept, and the first failing layer's error is thrown.
+   */
+  async registerStack(layers: readonly StackLayer[], parent?: Digest): Promise<RegisteredLayer[]> {
+    if (parent !== undefined) await this.get(parent);
+    const out: RegisteredLayer[] = [];
+    const together = this.driver.canRebase === true && layers.length > 1 && layers.every((l) => l.expectedDiffID !== undefined && isFileRange(l.source));
+    if (!together) {
+      for (const l of layers) out.push(await this.register(l.source, out[out.length - 1]?.chainID ?? parent, l));
+      return out;
+    }
+    const ids: Digest[] = [];
+    for (const l of layers) ids.push(chainID(ids[ids.length - 1] ?? parent, l.expectedDiffID!));
+    const known = await Promise.all(ids.map((id) => this.find(id)));
+    const slots = new Slots(layerWorkerCount());
+    const applies = layers.map((l, i) =>
+      known[i] !== undefined
+        ? undefined
+        : slots.run(async () => {
+            const ingest = await this.prepareIngest(undefined);
+            return { ingest, applied: await this.applyInto(ingest, l.source, l, true) };
+          }),
+    );
+    for (const a of applies) a?.catch(() => undefined); // awaited in order below; a later one may fail first
+    try {
+      for (const [i, l] of layers.entries()) {
+        const below = i === 0 ? parent : ids[i - 1];
+        const k = known[i];
+        out.push(k !== undefined ? this.alreadyStored(k, l.source, l) : await this.commitIngest((await applies[i]!).ingest, (await applies[i]!).applied, below));
+      }
+    } catch (err) {
+      // Let the others finish, then drop the snapshots of those that applied but were not committed.
+      const settled = await Promise.allSettled(applies.slice(out.length + 1).map((a) => a ?? Promise.resolve(undefined)));
+      for (const r of settled) if (r.status === 'fulfilled' && r.value !== undefined) await this.driver.remove(r.value.ingest).catch(() => undefined);
+      throw err;
+    }
+    return out;
+  }
+
+  /** The result for a layer found stored already: its blob is not read (a stream is destroyed). */
+  private alreadyStored(known: LayerRecord, tar: LayerInput, options: RegisterOptions): RegisteredLayer {
+    if (!(tar instanceof Uint8Array) && !isFileRange(tar) && 'destroy' in tar) (tar as Readable).destroy();
+    return { ...known, digest: options.expectedDigest ?? known.diffID, applied: false };
+  }
+
+  /** A new active snapshot to apply a layer into, labelled with this process as its owner (crash repair drops it). */
+  private async prepareIngest(parent: Digest | undefined): Promise<string> {
     const ingest = `ingest-${process.pid}-${randomBytes(6).toString('hex')}`;
     await this.driver.prepare(ingest, parent, { labels: { [OWNER_PID_LABEL]: String(process.pid) } });
+    return ingest;
+  }
+
+  /** Applies a blob into the ingest snapshot; the snapshot is removed if that fails. */
+  private async applyInto(ingest: string, tar: LayerInput, options: RegisterOptions, worker: boolean): Promise<ApplyLayerResult> {
+    try {
+      return await this.driver.applyDiff(ingest, tar, { ...options, worker });
+    } catch (err) {
+      await this.driver.remove(ingest).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Commits an applied ingest snapshot as its layer on `parent` and records it (or meets another process's commit of it). */
+  private async commitIngest(ingest: string, applied: ApplyLayerResult, parent: Digest | undefined): Promise<RegisteredLayer> {
+    const id = chainID(parent, applied.diffID);
+    const fromApply = { digest: applied.digest, applied: true, compression: applied.compression } as const;
     let committed = false;
     try {
-      const applied = await this.driver.applyDiff(ingest, tar, options);
-      const id = chainID(parent, applied.diffID);
       try {
-        await this.driver.commit(id, ingest);
+        await this.driver.commit(id, ingest, parent === undefined ? {} : { parent });
         committed = true;
       } catch (err) {
         if (!(err instanceof GraphDriverError && err.code === 'EEXIST')) throw err;
       }
       const existing = await this.find(id);
-      if (existing !== undefined) return { ...existing, digest: applied.digest };
+      if (existing !== undefined) return { ...existing, ...fromApply };
       const rec: LayerRecord = { chainID: id, diffID: applied.diffID, ...(parent === undefined ? {} : { parent }), size: applied.size, created: new Date().toISOString() };
       await writeJsonAtomic(this.file(id), rec);
-      return { ...rec, digest: applied.digest };
+      return { ...rec, ...fromApply };
     } finally {
       if (!committed) await this.driver.remove(ingest).catch(() => undefined);
     }
