@@ -100,6 +100,7 @@ async function storeState(store: ImageStore): Promise<unknown> {
     layers: (await store.layers.list()).map((l) => l.chainID).sort(),
     content: await store.content.list(),
     temps: readdirSync(store.root).filter((n) => n.startsWith('.tmp-')),
+    blobTemps: readdirSync(store.content.dir).filter((n) => n.startsWith('.tmp-')),
   };
 }
 
@@ -379,15 +380,48 @@ describe('image archives', () => {
     expect(await storeState(other.images)).toEqual(before);
   });
 
+  it('reads an archive file in place whatever form its long names take (ustar prefix, GNU, PAX), and refuses a truncated or corrupt one', async () => {
+    const tree = path.join(dir, 'long-names');
+    const deep = `${'d'.repeat(90)}/${'e'.repeat(90)}`; // 181 characters: over ustar's 100-byte name field
+    const cfg = config([sha(helloTar)], ['true']);
+    await mkdir(path.join(tree, deep), { recursive: true });
+    await writeFile(path.join(tree, deep, 'layer.tar'), helloTar);
+    await writeFile(path.join(tree, 'c.json'), cfg);
+    await writeFile(path.join(tree, 'manifest.json'), JSON.stringify([{ Config: 'c.json', RepoTags: ['long/names:1'], Layers: [`${deep}/layer.tar`] }]));
+    for (const format of ['ustar', 'gnu', 'pax']) {
+      const file = path.join(dir, `long-${format}.tar`);
+      execFileSync('tar', ['-C', tree, `--format=${format}`, '-cf', file, 'manifest.json', 'c.json', deep]);
+      const r = await loadArchive(other.images, file);
+      expect(r.images.map((i) => i.id)).toEqual([sha(cfg)]);
+      expect(r.references).toEqual(['long/names:1']);
+      await other.images.remove('long/names:1');
+    }
+    const whole = readFileSync(path.join(dir, 'long-pax.tar'));
+    const before = await storeState(other.images);
+    for (const [what, bytes] of [['truncated', whole.subarray(0, whole.indexOf(helloTar.subarray(0, 100)) + 700)], ['corrupt', Buffer.concat([whole.subarray(0, 5), Buffer.from('X'), whole.subarray(6)])]] as const) {
+      const file = path.join(dir, `long-${what}.tar`);
+      await writeFile(file, bytes);
+      const err = await loadArchive(other.images, file).catch((e: unknown) => e);
+      expect(err, what).toBeInstanceOf(ImageError);
+      expect((err as ImageError).code).toBe('EINVALIDARCHIVE');
+    }
+    expect(await storeState(other.images)).toEqual(before);
+  });
+
   describe('bad archives: a typed error naming the entry, and the store as it was', () => {
+    /** Loads the archive as a stream (spooled) and as a file (read in place): both fail alike and leave nothing. */
     const expectRejected = async (archive: Buffer, cls: new (...a: never[]) => Error, code: string, entry?: string): Promise<void> => {
       await engine.images.collect();
       const before = await storeState(engine.images);
-      const err = await loadArchive(engine.images, Readable.from([archive])).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(cls);
-      expect((err as ImageError).code).toBe(code);
-      if (entry !== undefined) expect((err as ImageError).path).toBe(entry);
-      expect(await storeState(engine.images)).toEqual(before);
+      const file = path.join(dir, 'bad-archive.tar');
+      await writeFile(file, archive);
+      for (const source of [Readable.from([archive]), file]) {
+        const err = await loadArchive(engine.images, source).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(cls);
+        expect((err as ImageError).code).toBe(code);
+        if (entry !== undefined) expect((err as ImageError).path).toBe(entry);
+        expect(await storeState(engine.images)).toEqual(before);
+      }
     };
     const goodLayer = (): Buffer => helloTar;
 

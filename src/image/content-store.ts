@@ -141,6 +141,42 @@ export class ContentStore {
     }
   }
 
+  /**
+   * A new temp file name in the store (the file is not made), for a writer that hashes what it
+   * writes itself and hands the file to {@link adopt}; crash repair drops it if never adopted.
+   */
+  tempPath(): string {
+    return path.join(this.dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(8).toString('hex')}`);
+  }
+
+  /**
+   * Installs a temp file from {@link tempPath} as the blob `digest`, which the caller computed
+   * over exactly the bytes it wrote there (the layer applier does, while it copies a blob it
+   * applies): synced, then renamed into place. The temp file is gone afterwards either way.
+   */
+  async adopt(temp: string, digest: Digest): Promise<BlobInfo> {
+    digestHex(digest);
+    if (path.dirname(temp) !== this.dir || !path.basename(temp).startsWith(TEMP_PREFIX)) {
+      throw new ContentError(`${temp} is not a temp file of this store`, 'EINVAL', { path: temp });
+    }
+    try {
+      const fh = await open(temp, 'r');
+      let size: number;
+      try {
+        await fh.sync();
+        size = (await fh.stat()).size;
+      } finally {
+        await fh.close();
+      }
+      await rename(temp, this.path(digest));
+      await syncDir(this.dir);
+      return { digest, size };
+    } catch (err) {
+      await unlink(temp).catch(() => undefined);
+      throw err;
+    }
+  }
+
   /** A stream of the blob's content that errors (ContentError `EDIGEST`) at its end if the content does not match; ContentError `ENOENT` when absent. */
   read(digest: Digest): Readable {
     const file = this.path(digest);

@@ -16,7 +16,8 @@ import { GraphDriverError } from '../graphdriver/errors.js';
 import { OWNER_PID_LABEL } from '../graphdriver/snapshotter-base.js';
 import { readJsonFiles, readJsonIfExists, removeStaleTemps, writeJsonAtomic } from '../util/atomic-file.js';
 import { digestHex, sha256, type Digest } from './digest.js';
-import { LayerError } from './errors.js';
+import { BerthError } from '../errors.js';
+import { ContentError, LayerError } from './errors.js';
 import { isFileRange, type ApplyLayerOptions, type ApplyLayerResult, type FileRange, type LayerInput } from './layer-apply.js';
 import { layerWorkerCount } from './layer-workers.js';
 
@@ -52,6 +53,11 @@ export interface RegisterOptions {
   expectedDiffID?: Digest;
   /** A new file to copy the blob as given to while it is applied (see {@link ApplyLayerOptions.copyTo}); untouched when the layer is stored already. */
   copyTo?: string;
+  /**
+   * What the blob is called where it comes from (an archive's entry): this layer's errors name
+   * it as their path, and a blob that does not match `expectedDigest` is a ContentError.
+   */
+  name?: string;
 }
 
 /** One layer of a stack for {@link LayerStore.registerStack}: its blob and what it must be. */
@@ -70,6 +76,16 @@ export function chainIDs(diffIDs: readonly Digest[]): Digest[] {
   const out: Digest[] = [];
   for (const d of diffIDs) out.push(chainID(out[out.length - 1], d));
   return out;
+}
+
+/** A layer's error naming the blob `name` it came from; a blob digest mismatch becomes a ContentError. */
+function namedError(err: unknown, name: string, expectedDigest: Digest | undefined): unknown {
+  if (!(err instanceof BerthError) || err.path === name) return err;
+  if (err instanceof LayerError && err.code === 'EDIGEST' && expectedDigest !== undefined && err.path === expectedDigest) {
+    return new ContentError(`${name}: ${err.message}`, 'EDIGEST', { expected: expectedDigest, path: name, cause: err });
+  }
+  if (err instanceof ContentError) return new ContentError(`${name}: ${err.message}`, err.code, { expected: err.expected, actual: err.actual, path: name, cause: err });
+  return new LayerError(err.message, err.code, name, err);
 }
 
 /** Runs at most `size` tasks at once, in the order they are given. */
@@ -241,11 +257,12 @@ export class LayerStore {
 
   /** Applies a blob into the ingest snapshot; the snapshot is removed if that fails. */
   private async applyInto(ingest: string, tar: LayerInput, options: RegisterOptions, worker: boolean): Promise<ApplyLayerResult> {
+    const { name, ...apply } = options;
     try {
-      return await this.driver.applyDiff(ingest, tar, { ...options, worker });
+      return await this.driver.applyDiff(ingest, tar, { ...apply, worker });
     } catch (err) {
       await this.driver.remove(ingest).catch(() => undefined);
-      throw err;
+      throw name === undefined ? err : namedError(err, name, options.expectedDigest);
     }
   }
 

@@ -15,38 +15,15 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { TextDecoder } from 'node:util';
+import { BLOCK, headerNumber, padding, parsePaxRecords, zeroBlock } from './tar-blocks.js';
 
 /** The PAX key prefix under which a binary xattr value arrives, base64-encoded. */
 export const BASE64_XATTR_PREFIX = 'BERTH.xattr.base64.';
 
-const BLOCK = 512;
 const XATTR_PREFIX = 'SCHILY.xattr.';
 /** PAX bodies larger than this are passed on unread (tar-stream refuses headers over 1 MiB anyway). */
 const MAX_PAX = 1 << 20;
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** The value of a numeric header field: octal text, or base-256 when the top bit is set. */
-function headerNumber(block: Buffer, offset: number, length: number): number {
-  if ((block[offset]! & 0x80) !== 0) {
-    let n = 0;
-    for (let i = offset + 1; i < offset + length; i++) n = n * 256 + block[i]!;
-    return n;
-  }
-  const text = block.toString('latin1', offset, offset + length).replace(/\0.*$/s, '').trim();
-  return text === '' ? 0 : parseInt(text, 8);
-}
-
-/** Whether a block is all zeros (the end of the archive). */
-function zero(block: Buffer): boolean {
-  for (let i = 0; i < BLOCK; i++) if (block[i] !== 0) return false;
-  return true;
-}
-
-/** Bytes of padding after a body of `size` bytes. */
-function padding(size: number): number {
-  const rest = size % BLOCK;
-  return rest === 0 ? 0 : BLOCK - rest;
-}
 
 /** Whether bytes are valid UTF-8. */
 function validUtf8(bytes: Buffer): boolean {
@@ -56,24 +33,6 @@ function validUtf8(bytes: Buffer): boolean {
   } catch {
     return false;
   }
-}
-
-/** Parses PAX records; undefined when they do not parse (the body is then passed on as it is). */
-function parseRecords(body: Buffer): Array<{ key: string; value: Buffer }> | undefined {
-  const out: Array<{ key: string; value: Buffer }> = [];
-  let pos = 0;
-  while (pos < body.length) {
-    const space = body.indexOf(0x20, pos);
-    if (space < 0) return body.subarray(pos).every((b) => b === 0) ? out : undefined;
-    const len = parseInt(body.toString('latin1', pos, space), 10);
-    if (!(len > 0) || pos + len > body.length || body[pos + len - 1] !== 0x0a) return undefined;
-    const record = body.subarray(space + 1, pos + len - 1);
-    const eq = record.indexOf(0x3d);
-    if (eq < 0) return undefined;
-    out.push({ key: record.toString('utf8', 0, eq), value: record.subarray(eq + 1) });
-    pos += len;
-  }
-  return out;
 }
 
 /** One PAX record, `<len> <key>=<value>\n`, with its length counting itself. */
@@ -180,7 +139,7 @@ export class PaxXattrStream extends TarBlockStream {
   }
 
   protected header(block: Buffer): void {
-    if (zero(block)) {
+    if (zeroBlock(block)) {
       this.push(block);
       return;
     }
@@ -203,7 +162,7 @@ export class PaxXattrStream extends TarBlockStream {
   protected override collected(all: Buffer): void {
     const { header, size } = this.pax!;
     this.pax = null;
-    const records = parseRecords(all.subarray(0, size));
+    const records = parsePaxRecords(all.subarray(0, size));
     const sizeRecord = records?.find((r) => r.key === 'size');
     if (sizeRecord !== undefined) this.nextSize = parseInt(sizeRecord.value.toString('latin1'), 10);
     if (records === undefined || !records.some((r) => r.key.startsWith(XATTR_PREFIX) && !validUtf8(r.value))) {
@@ -241,7 +200,7 @@ export function paxHeaderEntry(rel: string, xattrs: ReadonlyArray<[string, Buffe
 /** After tar-stream's packer: entries made by {@link paxHeaderEntry} become PAX headers (typeflag `x`). */
 export class PaxRetypeStream extends TarBlockStream {
   protected header(block: Buffer): void {
-    if (zero(block)) {
+    if (zeroBlock(block)) {
       this.push(block);
       return;
     }

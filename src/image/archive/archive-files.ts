@@ -1,7 +1,8 @@
 /**
  * The files of an image archive as a loader reads them, whatever holds them: a directory (an
- * OCI image layout on disk) or a tar stream, plain or compressed with gzip or zstd, spooled to
- * a temp directory first — tar entries may come in any order, and a loader needs the manifest
+ * OCI image layout on disk), a plain tar file (read in place through its index of entries: no
+ * copy is made), or any other tar stream, plain or compressed with gzip or zstd, spooled to a
+ * temp directory first — tar entries may come in any order, and a loader needs the manifest
  * before the layers. The spool directory is named as {@link tempName} names temp files (with
  * this process's pid), so the image store's crash repair drops one that a killed process left;
  * entries are stored under numbers, never under their archive names, so no name can write
@@ -12,13 +13,15 @@
 import { createReadStream, type Stats } from 'node:fs';
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { lazyRequire } from '../../util/lazy-require.js';
 import { BerthError } from '../../errors.js';
 import { tempName } from '../../util/atomic-file.js';
-import { decompressStream } from '../compression.js';
+import { COMPRESSION_MAGIC_LENGTH, decompressStream, detectCompression } from '../compression.js';
 import { ImageError } from '../errors.js';
+import type { FileRange } from '../layer-apply.js';
+import { indexTar } from './tar-index.js';
 
 const tarStream = lazyRequire<typeof import('tar-stream')>('tar-stream');
 
@@ -32,6 +35,8 @@ export interface ArchiveFiles {
   open(name: string): Promise<Readable>;
   /** The file `name` as a buffer, or undefined when absent. */
   read(name: string): Promise<Buffer | undefined>;
+  /** Where the file `name` lies on disk, for a reader of its own (a layer worker); undefined when absent. */
+  range(name: string): Promise<FileRange | undefined>;
   /** Removes what was spooled (nothing for a directory). */
   close(): Promise<void>;
 }
@@ -79,24 +84,39 @@ class DirectoryFiles implements ArchiveFiles {
     return (await this.stat(name)) === undefined ? undefined : readFile(this.file(name)!);
   }
 
+  async range(name: string): Promise<FileRange | undefined> {
+    const st = await this.stat(name);
+    return st === undefined ? undefined : { file: this.file(name)!, start: 0, length: st.size };
+  }
+
   async close(): Promise<void> {}
 }
 
-/** One spooled entry: a regular file (by its number in the spool) or a link to another entry. */
-type SpooledEntry = { kind: 'file'; file: string; size: number } | { kind: 'link'; target: string };
+/** One entry of a tar archive: a regular file's body (a range of a file on disk) or a link to another entry. */
+type ArchiveEntry = { kind: 'file'; range: FileRange } | { kind: 'link'; target: string };
 
-/** The files of a tar archive, spooled to a temp directory. */
-class SpooledFiles implements ArchiveFiles {
-  readonly entries = new Map<string, SpooledEntry>();
+/** The files of a tar archive, from its entries: spooled to a temp directory (removed by close) or indexed in place. */
+class TarEntryFiles implements ArchiveFiles {
+  readonly entries = new Map<string, ArchiveEntry>();
 
-  constructor(readonly location: string) {}
+  constructor(
+    readonly location: string,
+    /** The spool directory close() removes, if any. */
+    private readonly spool?: string,
+  ) {}
 
-  private resolve(name: string): { file: string; size: number } | undefined {
+  /** Adds a link entry, its target resolved as tar resolves it (a symlink's relative to its own directory). */
+  addLink(name: string, type: 'symlink' | 'link', linkname: string): void {
+    const target = entryName(type === 'symlink' ? path.posix.join(path.posix.dirname(name), linkname) : linkname);
+    if (target !== undefined) this.entries.set(name, { kind: 'link', target });
+  }
+
+  private resolve(name: string): FileRange | undefined {
     let n = entryName(name);
     for (let hops = 0; n !== undefined; hops++) {
       const e = this.entries.get(n);
       if (e === undefined) return undefined;
-      if (e.kind === 'file') return e;
+      if (e.kind === 'file') return e.range;
       if (hops === MAX_LINK_HOPS) throw new ImageError(`archive entry ${name} is a link loop`, 'EINVALIDARCHIVE', name);
       n = e.target;
     }
@@ -104,22 +124,38 @@ class SpooledFiles implements ArchiveFiles {
   }
 
   async size(name: string): Promise<number | undefined> {
-    return this.resolve(name)?.size;
+    return this.resolve(name)?.length;
   }
 
   async open(name: string): Promise<Readable> {
-    const e = this.resolve(name);
-    if (e === undefined) throw missing(name);
-    return createReadStream(e.file);
+    const r = this.resolve(name);
+    if (r === undefined) throw missing(name);
+    return r.length === 0 ? Readable.from([]) : createReadStream(r.file, { start: r.start, end: r.start + r.length - 1 });
   }
 
   async read(name: string): Promise<Buffer | undefined> {
-    const e = this.resolve(name);
-    return e === undefined ? undefined : readFile(e.file);
+    const r = this.resolve(name);
+    if (r === undefined) return undefined;
+    const fh = await open(r.file, 'r');
+    try {
+      const buf = Buffer.alloc(r.length);
+      for (let got = 0; got < r.length; ) {
+        const { bytesRead } = await fh.read(buf, got, r.length - got, r.start + got);
+        if (bytesRead === 0) throw new ImageError(`archive entry ${name} is cut short`, 'EINVALIDARCHIVE', name);
+        got += bytesRead;
+      }
+      return buf;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async range(name: string): Promise<FileRange | undefined> {
+    return this.resolve(name);
   }
 
   async close(): Promise<void> {
-    await rm(this.location, { recursive: true, force: true });
+    if (this.spool !== undefined) await rm(this.spool, { recursive: true, force: true });
   }
 }
 
@@ -137,8 +173,9 @@ export interface SpoolProgress {
  * ImageError `EINVALIDARCHIVE` when the input is not a tar archive.
  */
 export async function spoolArchive(source: Readable | AsyncIterable<Uint8Array>, parent: string, options: { onProgress?: (p: SpoolProgress) => void; signal?: AbortSignal } = {}): Promise<ArchiveFiles> {
-  const files = new SpooledFiles(path.join(parent, tempName()));
-  await mkdir(files.location, { mode: 0o700 });
+  const spool = path.join(parent, tempName());
+  const files = new TarEntryFiles(spool, spool);
+  await mkdir(spool, { mode: 0o700 });
   const progress: SpoolProgress = { entries: 0, bytes: 0 };
   try {
     const { stream } = await decompressStream(source);
@@ -162,12 +199,9 @@ export async function spoolArchive(source: Readable | AsyncIterable<Uint8Array>,
           } finally {
             await fh.close();
           }
-          files.entries.set(name, { kind: 'file', file, size: h.size ?? 0 });
+          files.entries.set(name, { kind: 'file', range: { file, start: 0, length: h.size ?? 0 } });
         } else {
-          if (name !== undefined && (h.type === 'symlink' || h.type === 'link') && h.linkname) {
-            const target = entryName(h.type === 'symlink' ? path.posix.join(path.posix.dirname(name), h.linkname) : h.linkname);
-            if (target !== undefined) files.entries.set(name, { kind: 'link', target });
-          }
+          if (name !== undefined && (h.type === 'symlink' || h.type === 'link') && h.linkname) files.addLink(name, h.type, h.linkname);
           entry.resume();
         }
         progress.entries++;
@@ -187,9 +221,34 @@ export async function spoolArchive(source: Readable | AsyncIterable<Uint8Array>,
   return files;
 }
 
+/** The files of the plain tar archive file `file`, read in place through its index. */
+export async function indexedArchive(file: string): Promise<ArchiveFiles> {
+  const files = new TarEntryFiles(path.dirname(file));
+  for (const e of await indexTar(file)) {
+    const name = entryName(e.name);
+    if (name === undefined) continue;
+    if (e.type === 'file') files.entries.set(name, { kind: 'file', range: { file, start: e.start, length: e.size } });
+    else if ((e.type === 'symlink' || e.type === 'link') && e.linkname) files.addLink(name, e.type, e.linkname);
+  }
+  return files;
+}
+
+/** The compression of a file, from its first bytes. */
+async function fileCompression(file: string): Promise<ReturnType<typeof detectCompression>> {
+  const fh = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(COMPRESSION_MAGIC_LENGTH);
+    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    return detectCompression(head.subarray(0, bytesRead));
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
  * The files of an archive given as a stream, a tar file's path or a layout directory's path:
- * a directory is read in place, anything else spooled (see {@link spoolArchive}).
+ * a directory and a plain tar file are read in place, anything else spooled (see
+ * {@link spoolArchive}).
  */
 export async function archiveFiles(source: Readable | string, spoolParent: string, options: { onProgress?: (p: SpoolProgress) => void; signal?: AbortSignal } = {}): Promise<ArchiveFiles> {
   if (typeof source === 'string') {
@@ -197,6 +256,14 @@ export async function archiveFiles(source: Readable | string, spoolParent: strin
       throw new ImageError(`cannot read archive ${source}: ${(err as Error).message}`, (err as NodeJS.ErrnoException).code ?? 'EIO', source, err);
     });
     if (st.isDirectory()) return new DirectoryFiles(path.resolve(source));
+    if (st.isFile() && (await fileCompression(source)) === 'none') {
+      try {
+        return await indexedArchive(path.resolve(source));
+      } catch (err) {
+        if (err instanceof ImageError) throw new ImageError(`not a tar archive: ${err.message}`, 'EINVALIDARCHIVE', source, err);
+        throw err;
+      }
+    }
     return spoolArchive(createReadStream(source), spoolParent, options);
   }
   return spoolArchive(source, spoolParent, options);

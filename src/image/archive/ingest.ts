@@ -7,12 +7,13 @@
  * caller holds the store's ingest lock throughout and collects garbage if this throws.
  * @module
  */
-import { open } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { COMPRESSION_MAGIC_LENGTH, detectCompression, layerMediaType, type SupportedCompression } from '../compression.js';
 import { digestHex, sha256, type Digest } from '../digest.js';
 import { ContentError, ImageError, LayerError } from '../errors.js';
 import type { Image, ImageLayer, ImageStore } from '../image-store.js';
-import type { Descriptor, ImageConfig } from '../oci.js';
+import type { RegisteredLayer, StackLayer } from '../layer-store.js';
+import type { ImageConfig } from '../oci.js';
 import { familiarString, referenceString, type Reference } from '../reference.js';
 import type { ArchiveFiles } from './archive-files.js';
 import { parseArchiveJson, readPlannedBlob, type ImagePlan, type PlannedBlob } from './image-plan.js';
@@ -60,7 +61,7 @@ export interface LoadResult {
 export interface IngestOptions {
   /** Called as layers and images are stored. */
   onProgress?: (event: LoadProgress) => void;
-  /** Stops the load between layers. */
+  /** Stops the load before each image's layers (they apply together) and between images. */
   signal?: AbortSignal;
 }
 
@@ -111,36 +112,50 @@ async function blobCompression(store: ImageStore, digest: Digest): Promise<Suppo
   }
 }
 
-/** Keeps a layer blob in the content store (checking its digest) and describes it. */
-async function keepBlob(store: ImageStore, files: ArchiveFiles, l: PlannedBlob): Promise<Descriptor> {
-  let digest = l.digest;
-  let size = digest === undefined ? undefined : await store.content.size(digest);
-  if (digest === undefined || size === undefined) {
-    try {
-      ({ digest, size } = await store.content.write(await files.open(l.name), l.digest));
-    } catch (err) {
-      if (err instanceof ContentError) throw new ContentError(`archive entry ${l.name}: ${err.message}`, err.code, { expected: err.expected, actual: err.actual, path: l.name, cause: err });
-      throw err;
-    }
+/** Keeps a layer blob in the content store from the archive (checking its digest); its digest. */
+async function keepBlob(store: ImageStore, files: ArchiveFiles, l: PlannedBlob): Promise<Digest> {
+  if (l.digest !== undefined && (await store.content.size(l.digest)) !== undefined) return l.digest;
+  try {
+    return (await store.content.write(await files.open(l.name), l.digest)).digest;
+  } catch (err) {
+    if (err instanceof ContentError) throw new ContentError(`archive entry ${l.name}: ${err.message}`, err.code, { expected: err.expected, actual: err.actual, path: l.name, cause: err });
+    throw err;
   }
-  return { mediaType: l.mediaType ?? layerMediaType(await blobCompression(store, digest), 'docker'), digest, size };
 }
 
-/** Registers an image's layers, bottom first, keeping their blobs. */
+/**
+ * Registers an image's layers and keeps their blobs. Each blob is read once, straight from
+ * where the archive holds it: applied (on worker threads, all at once, where the driver allows)
+ * and copied into the content store as it is applied; a layer stored already only has its
+ * blob kept, if it is missing.
+ */
 async function storeLayers(store: ImageStore, files: ArchiveFiles, c: CheckedPlan, options: IngestOptions): Promise<ImageLayer[]> {
+  options.signal?.throwIfAborted();
+  const stack: StackLayer[] = [];
+  for (const [i, l] of c.plan.layers.entries()) {
+    const source = await files.range(l.name);
+    if (source === undefined) throw new ImageError(`${c.plan.source} names layer ${l.name}, which the archive lacks`, 'EINVALIDARCHIVE', l.name);
+    const kept = l.digest !== undefined && (await store.content.size(l.digest)) !== undefined;
+    stack.push({ source, name: l.name, expectedDiffID: c.diffIDs[i]!, ...(l.digest === undefined ? {} : { expectedDigest: l.digest }), ...(kept ? {} : { copyTo: store.content.tempPath() }) });
+  }
+  let registered: RegisteredLayer[];
+  try {
+    registered = await store.layers.registerStack(stack);
+  } catch (err) {
+    for (const s of stack) if (s.copyTo !== undefined) await rm(s.copyTo, { force: true });
+    throw err;
+  }
   const layers: ImageLayer[] = [];
   for (const [i, l] of c.plan.layers.entries()) {
-    options.signal?.throwIfAborted();
-    const blob = await keepBlob(store, files, l);
-    let registered;
-    try {
-      registered = await store.layers.register(store.content.read(blob.digest), layers[i - 1]?.chainID, { expectedDigest: blob.digest, expectedDiffID: c.diffIDs[i]! });
-    } catch (err) {
-      if (err instanceof LayerError && err.path !== l.name) throw new LayerError(err.message, err.code, l.name, err);
-      throw err;
-    }
-    layers.push({ chainID: registered.chainID, diffID: registered.diffID, blob });
-    options.onProgress?.({ stage: 'layer', image: c.id, index: i, count: c.plan.layers.length, diffID: registered.diffID });
+    const r = registered[i]!;
+    const copy = stack[i]!.copyTo;
+    let digest: Digest;
+    if (copy !== undefined && r.applied) digest = (await store.content.adopt(copy, r.digest)).digest;
+    else digest = await keepBlob(store, files, l);
+    const size = (await store.content.size(digest))!;
+    const mediaType = l.mediaType ?? layerMediaType(r.compression ?? (await blobCompression(store, digest)), 'docker');
+    layers.push({ chainID: r.chainID, diffID: r.diffID, blob: { mediaType, digest, size } });
+    options.onProgress?.({ stage: 'layer', image: c.id, index: i, count: c.plan.layers.length, diffID: r.diffID });
   }
   return layers;
 }
