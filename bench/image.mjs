@@ -3,21 +3,25 @@
 // large multi-layer image (a Debian rootfs made here with debootstrap) and a small one (busybox).
 //
 //   node bench/image.mjs [--rounds 5] [--prepare-runs 50] [--vfs-runs 5] [--commit-mb 100]
-//                        [--layers 5] [--cache /var/tmp/berth-bench-debian] [--dir /var/tmp]
-//                        [--only load,prepare,commit] [--json FILE]             (as root; npm run build:ts first)
+//                        [--layers 5] [--settle 65] [--cache /var/tmp/berth-bench-debian]
+//                        [--dir /var/tmp] [--only load,prepare,commit] [--json FILE]
+//                                                          (as root; npm run build first)
 //
 // --dir is where the temp dir with the images, the roots and the peers' destinations goes
-// (/dev/shm takes the disk out: on this VM's ext4 creating a file costs ~1 ms of kernel time).
+// (/dev/shm takes the disk out).
 // 1. Load + unpack: the Debian rootfs (`debootstrap --variant=minbase --include=python3,git
 //    bookworm`, from the apt mirror this machine is set up with; cached under --cache, which is
 //    the one thing left behind) split into --layers layer tars of about equal size, gzip, as an
 //    OCI layout and, through `skopeo copy oci:… docker-archive:…`, as a docker-archive. Timed,
 //    each into a fresh destination: berth loading it into a fresh overlay2 root (blobs kept,
-//    layers extracted to snapshots, DiffIDs checked, image recorded); `umoci unpack` of the OCI layout
+//    layers extracted to snapshots, DiffIDs checked, image recorded): `loadArchive` of the
+//    docker-archive and `readOciLayout` of the OCI layout; `umoci unpack` of the OCI layout
 //    (gunzip + extract + its mtree manifest of the bundle); `skopeo copy docker-archive:…
-//    oci:…` (copy only: no unpack); `podman load` into a private --root with overlay (copy +
-//    unpack into layers). berth: `loadArchive` of the docker-archive and `readOciLayout` of the
-//    OCI layout. The page cache is warm for all and `sync` runs (untimed) before each.
+//    containers-storage:…` into a private overlay store (copy + unpack into layers, as a load
+//    does); `skopeo copy docker-archive:… oci:…` (copy only, no unpack: the floor of any load);
+//    `podman load` into a private --root with overlay (copy + unpack). The page cache is warm
+//    for all and `sync` runs (untimed) before each. Destinations are removed after each round,
+//    and the next one waits --settle seconds: see the comment at the load below.
 // 2. Prepare: `driver.prepare(key, topLayer)` + `driver.remove(key)`, and `engine.create` +
 //    `remove` (adds the container's record, spec and created-state runtime), --prepare-runs in
 //    a row, busybox and Debian, overlay2 and vfs (vfs copies the whole tree, so --vfs-runs of
@@ -47,6 +51,7 @@ const { values: opts } = parseArgs({
     'vfs-runs': { type: 'string', default: '5' },
     'commit-mb': { type: 'string', default: '100' },
     layers: { type: 'string', default: '5' },
+    settle: { type: 'string', default: '65' },
     cache: { type: 'string', default: '/var/tmp/berth-bench-debian' },
     dir: { type: 'string', default: '/var/tmp' },
     only: { type: 'string', default: 'load,prepare,commit' },
@@ -345,32 +350,47 @@ try {
   if (only.has('load')) {
     const impls = {};
     let n = 0;
-    const fresh = () => path.join(work, `load-${n++}`);
+    // A round's destinations stay until the round is over, and the next round starts --settle
+    // seconds after they are removed: removing one frees thousands of inodes, and this ext4 (no
+    // journal) then skips each of them for a minute when it allocates one (recently_deleted()
+    // in fs/ext4/ialloc.c), which costs every file the next run creates ~0.5-1 ms. Keeping all
+    // of them to the end instead makes each round write into memory the VM has never touched,
+    // which costs ~2.5 ms per MiB written here (4 GiB/s once pages are reused).
+    const made = [];
+    const fresh = () => { const d = path.join(work, `load-${n++}`); made.push(d); return d; };
     const berthInto = (fn) => async () => {
       const root = fresh();
       const engine = await Engine.open({ root, storageDriver: 'overlay2' });
       sync();
-      const t = await timeIt(() => fn(engine));
-      await rm(root, { recursive: true, force: true });
-      return t;
+      return timeIt(() => fn(engine));
     };
     if (loadArchive) impls['berth loadArchive (docker-archive)'] = berthInto((engine) => loadArchive(engine.images, debianArchive));
     if (readOciLayout) impls['berth readOciLayout (OCI layout, gzip)'] = berthInto((engine) => readOciLayout(engine.images, debian.dir, { repository: 'bench/debian' }));
     if (!loadArchive || !readOciLayout) impls['berth: the OCI layout\'s layers registered one by one'] = berthInto((engine) => loadOciLayers(engine, debian, DEBIAN_REF));
-    const peerInto = (bin, argsOf, cleanup) => async () => {
+    const peerInto = (bin, argsOf) => async () => {
       const dest = fresh();
       sync();
-      const t = await timeIt(() => run(bin, argsOf(dest)));
-      if (cleanup) await cleanup(dest);
-      unmountUnder(dest);
-      await rm(dest, { recursive: true, force: true });
-      return t;
+      return timeIt(() => run(bin, argsOf(dest)));
     };
     if (which('umoci')) impls['umoci unpack (OCI layout)'] = peerInto('umoci', (d) => ['unpack', '--image', `${debian.dir}:bench`, d]);
-    if (which('skopeo')) impls['skopeo copy docker-archive → oci (no unpack)'] = peerInto('skopeo', (d) => ['copy', '-q', `docker-archive:${debianArchive}`, `oci:${d}:t`]);
+    if (which('skopeo')) {
+      impls['skopeo copy docker-archive → containers-storage (overlay)'] = peerInto('skopeo', (d) => ['copy', '-q', `docker-archive:${debianArchive}`, `containers-storage:[overlay@${d}/root+${d}/run]${DEBIAN_REF}`]);
+      impls['skopeo copy docker-archive → oci (copy only, no unpack)'] = peerInto('skopeo', (d) => ['copy', '-q', `docker-archive:${debianArchive}`, `oci:${d}:t`]);
+    }
     if (which('podman')) {
       impls['podman load (docker-archive, overlay)'] = peerInto('podman', (d) => [...podmanIn(d), 'load', '-q', '-i', debianArchive]);
     }
+    /** Removes the round's destinations, then lets the inodes they held age (see above). */
+    const settle = async () => {
+      for (const d of made.splice(0)) {
+        unmountUnder(d); // containers-storage leaves its overlay dir bind-mounted
+        await rm(d, { recursive: true, force: true });
+      }
+      sync();
+      log(`waiting ${opts.settle} s for the inodes freed before this round to age`);
+      await new Promise((r) => setTimeout(r, Number(opts.settle) * 1000));
+    };
+    await settle();
     const names = Object.keys(impls);
     const times = Object.fromEntries(names.map((k) => [k, []]));
     log('warm-up: one load each');
@@ -379,9 +399,11 @@ try {
     }
     const live = names.filter((k) => impls[k]);
     for (let r = 0; r < rounds; r++) {
+      await settle();
       log(`load round ${r + 1}/${rounds}`);
       for (const name of [...live.slice(r % live.length), ...live.slice(0, r % live.length)]) times[name].push(await impls[name]());
     }
+    for (const d of made.splice(0)) { unmountUnder(d); await rm(d, { recursive: true, force: true }); }
     report.load = Object.fromEntries(live.map((k) => [k, { medianMs: median(times[k]), rangeMs: [Math.min(...times[k]), Math.max(...times[k])], runsMs: times[k] }]));
     for (const k of live) report.load[k].berthRatios = Object.fromEntries(live.filter((b) => b.startsWith('berth')).map((b) => [b, report.load[b].medianMs / report.load[k].medianMs]));
     if (!loadArchive || !readOciLayout) notes.push('loadArchive/readOciLayout (src/image/archive/) are not in this dist/: the fallback row registers the OCI layout\'s gzip layers one by one plus the image record (what a load does after reading the archive)');
