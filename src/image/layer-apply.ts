@@ -45,7 +45,7 @@ export interface FileRange {
 export type LayerInput = Readable | AsyncIterable<Uint8Array> | Uint8Array | FileRange;
 
 /** Whether a layer input is a {@link FileRange}. */
-export function isFileRange(input: LayerInput): input is FileRange {
+export function isFileRange(input: unknown): input is FileRange {
   return typeof input === 'object' && input !== null && typeof (input as Partial<FileRange>).file === 'string' && !(input instanceof Uint8Array);
 }
 

@@ -62,8 +62,14 @@ export interface RegisterOptions {
 
 /** One layer of a stack for {@link LayerStore.registerStack}: its blob and what it must be. */
 export interface StackLayer extends RegisterOptions {
-  /** The blob (uncompressed, gzip or zstd). */
-  source: LayerInput;
+  /** The blob (uncompressed, gzip or zstd), or the promise of a file range: a blob still being fetched, applied once it is there. */
+  source: LayerInput | Promise<FileRange>;
+}
+
+/** Options of {@link LayerStore.registerStack}. */
+export interface RegisterStackOptions {
+  /** Called as each layer of the stack starts to apply (`applying`) and once it is stored (`stored`; also for one stored already). */
+  onLayer?: (index: number, state: 'applying' | 'stored') => void;
 }
 
 /** The chainID of a layer with DiffID `diffID` on the layer `parent` (OCI image-spec). */
@@ -206,36 +212,50 @@ export class LayerStore {
    * layer below; otherwise one after another, as {@link register}. On failure nothing of the
    * stack that was not committed is kept, and the first failing layer's error is thrown.
    */
-  async registerStack(layers: readonly StackLayer[], parent?: Digest): Promise<RegisteredLayer[]> {
+  async registerStack(layers: readonly StackLayer[], parent?: Digest, options: RegisterStackOptions = {}): Promise<RegisteredLayer[]> {
     if (parent !== undefined) await this.get(parent);
     const out: RegisteredLayer[] = [];
-    const together = this.driver.canRebase === true && layers.length > 1 && layers.every((l) => l.expectedDiffID !== undefined && isFileRange(l.source));
+    const onLayer = options.onLayer ?? (() => undefined);
+    const together = this.driver.canRebase === true && layers.length > 1 && layers.every((l) => l.expectedDiffID !== undefined && (isFileRange(l.source) || l.source instanceof Promise));
     if (!together) {
-      for (const l of layers) out.push(await this.register(l.source, out[out.length - 1]?.chainID ?? parent, l));
+      for (const [i, l] of layers.entries()) {
+        const below = out[out.length - 1]?.chainID ?? parent;
+        const k = l.expectedDiffID === undefined ? undefined : await this.find(chainID(below, l.expectedDiffID));
+        if (k !== undefined) out.push(this.alreadyStored(k, l.source, l));
+        else {
+          const source = await l.source;
+          onLayer(i, 'applying');
+          out.push(await this.register(source, below, l));
+        }
+        onLayer(i, 'stored');
+      }
       return out;
     }
     const ids: Digest[] = [];
     for (const l of layers) ids.push(chainID(ids[ids.length - 1] ?? parent, l.expectedDiffID!));
     const known = await Promise.all(ids.map((id) => this.find(id)));
     const slots = new Slots(layerWorkerCount());
-    const applies = layers.map((l, i) =>
-      known[i] !== undefined
-        ? undefined
-        : slots.run(async () => {
-            const ingest = await this.prepareIngest(undefined);
-            return { ingest, applied: await this.applyInto(ingest, l.source, l, true) };
-          }),
-    );
-    for (const a of applies) a?.catch(() => undefined); // awaited in order below; a later one may fail first
+    const applies = layers.map(async (l, i) => {
+      if (known[i] !== undefined) return undefined;
+      const source = await l.source;
+      return slots.run(async () => {
+        onLayer(i, 'applying');
+        const ingest = await this.prepareIngest(undefined);
+        return { ingest, applied: await this.applyInto(ingest, source, l, true) };
+      });
+    });
+    for (const a of applies) a.catch(() => undefined); // awaited in order below; a later one may fail first
     try {
       for (const [i, l] of layers.entries()) {
         const below = i === 0 ? parent : ids[i - 1];
         const k = known[i];
-        out.push(k !== undefined ? this.alreadyStored(k, l.source, l) : await this.commitIngest((await applies[i]!).ingest, (await applies[i]!).applied, below));
+        const done = await applies[i]!;
+        out.push(done === undefined ? this.alreadyStored(k!, l.source, l) : await this.commitIngest(done.ingest, done.applied, below));
+        onLayer(i, 'stored');
       }
     } catch (err) {
       // Let the others finish, then drop the snapshots of those that applied but were not committed.
-      const settled = await Promise.allSettled(applies.slice(out.length + 1).map((a) => a ?? Promise.resolve(undefined)));
+      const settled = await Promise.allSettled(applies.slice(out.length + 1));
       for (const r of settled) if (r.status === 'fulfilled' && r.value !== undefined) await this.driver.remove(r.value.ingest).catch(() => undefined);
       throw err;
     }
@@ -243,8 +263,8 @@ export class LayerStore {
   }
 
   /** The result for a layer found stored already: its blob is not read (a stream is destroyed). */
-  private alreadyStored(known: LayerRecord, tar: LayerInput, options: RegisterOptions): RegisteredLayer {
-    if (!(tar instanceof Uint8Array) && !isFileRange(tar) && 'destroy' in tar) (tar as Readable).destroy();
+  private alreadyStored(known: LayerRecord, tar: LayerInput | Promise<FileRange>, options: RegisterOptions): RegisteredLayer {
+    if (!(tar instanceof Uint8Array) && !(tar instanceof Promise) && !isFileRange(tar) && 'destroy' in tar) (tar as Readable).destroy();
     return { ...known, digest: options.expectedDigest ?? known.diffID, applied: false };
   }
 
@@ -257,12 +277,12 @@ export class LayerStore {
 
   /** Applies a blob into the ingest snapshot; the snapshot is removed if that fails. */
   private async applyInto(ingest: string, tar: LayerInput, options: RegisterOptions, worker: boolean): Promise<ApplyLayerResult> {
-    const { name, ...apply } = options;
+    const { name, expectedDigest, expectedDiffID, copyTo } = options;
     try {
-      return await this.driver.applyDiff(ingest, tar, { ...apply, worker });
+      return await this.driver.applyDiff(ingest, tar, { expectedDigest, expectedDiffID, copyTo, worker });
     } catch (err) {
       await this.driver.remove(ingest).catch(() => undefined);
-      throw name === undefined ? err : namedError(err, name, options.expectedDigest);
+      throw name === undefined ? err : namedError(err, name, expectedDigest);
     }
   }
 

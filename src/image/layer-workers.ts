@@ -105,10 +105,16 @@ class LayerWorkerPool {
         w = this.start();
       }
       const next = this.queue.shift()!;
+      try {
+        w.thread.postMessage(next.job);
+      } catch (err) {
+        next.reject(new LayerError(`layer job cannot be sent to a worker: ${(err as Error).message}`, 'EINVAL', undefined, err));
+        this.idle(w);
+        continue;
+      }
       clearTimeout(w.idleTimer);
       w.job = { resolve: next.resolve, reject: next.reject };
       w.thread.ref();
-      w.thread.postMessage(next.job);
     }
   }
 

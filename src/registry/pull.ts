@@ -13,7 +13,8 @@
 import type { Digest } from '../image/digest.js';
 import { ContentError } from '../image/errors.js';
 import type { Image, ImageLayer, ImageStore } from '../image/image-store.js';
-import { chainIDs } from '../image/layer-store.js';
+import { chainIDs, type StackLayer } from '../image/layer-store.js';
+import type { FileRange } from '../image/layer-apply.js';
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from '../image/oci.js';
 import { hostPlatform } from '../image/oci.js';
 import { normalizeReference, referenceString, repositoryName, withDefaultTag, type Reference } from '../image/reference.js';
@@ -284,21 +285,28 @@ async function store_(client: RegistryClient, store: ImageStore, ref: Reference,
     );
     // Keep failures of downloads not awaited yet from being unhandled; each is awaited in turn below.
     for (const d of downloads) d?.catch(() => undefined);
-    const layers: ImageLayer[] = [];
-    let parent: Digest | undefined;
-    for (const [i, l] of manifest.layers.entries()) {
-      const diffID = diffIDs[i]!;
-      if (present[i] === undefined) {
-        await downloads[i];
+    // Each layer applies from its kept blob as soon as it is downloaded, on the layer workers,
+    // while later ones still download; they are committed in order.
+    const blobRange = async (l: Descriptor): Promise<FileRange> => ({ file: store.content.path(l.digest), start: 0, length: (await store.content.size(l.digest)) ?? 0 });
+    const stack: StackLayer[] = manifest.layers.map((l, i) => ({
+      source: (downloads[i] ?? Promise.resolve()).then(() => {
         throwIfAborted(options.signal, { registry: ep.registry, repository, digest: l.digest });
-        emit({ type: 'layer', index: i, digest: l.digest, state: 'extracting', current: l.size, total: l.size });
-        const reg = await store.layers.register(store.content.read(l.digest), parent, { expectedDigest: l.digest, expectedDiffID: diffID });
-        if (reg.chainID !== chains[i]) throw new RegistryError(`layer ${l.digest} registered as ${reg.chainID}, expected ${chains[i]}`, 'EINVALIDMANIFEST', { registry: ep.registry, repository, digest: l.digest });
-      }
-      emit({ type: 'layer', index: i, digest: l.digest, state: 'done', current: l.size, total: l.size });
+        return blobRange(l);
+      }),
+      expectedDigest: l.digest,
+      expectedDiffID: diffIDs[i]!,
+    }));
+    const registered = await store.layers.registerStack(stack, undefined, {
+      onLayer: (i, state) => {
+        const l = manifest.layers[i]!;
+        emit({ type: 'layer', index: i, digest: l.digest, state: state === 'applying' ? 'extracting' : 'done', current: l.size, total: l.size });
+      },
+    });
+    const layers: ImageLayer[] = [];
+    for (const [i, l] of manifest.layers.entries()) {
+      if (registered[i]!.chainID !== chains[i]) throw new RegistryError(`layer ${l.digest} registered as ${registered[i]!.chainID}, expected ${chains[i]}`, 'EINVALIDMANIFEST', { registry: ep.registry, repository, digest: l.digest });
       const blob: Descriptor = { mediaType: l.mediaType, digest: l.digest, size: l.size, ...(l.annotations ? { annotations: l.annotations } : {}), ...(l.urls ? { urls: l.urls } : {}) };
-      layers.push({ chainID: chains[i]!, diffID, ...((await store.content.has(l.digest)) ? { blob } : {}) });
-      parent = chains[i];
+      layers.push({ chainID: chains[i]!, diffID: diffIDs[i]!, ...((await store.content.has(l.digest)) ? { blob } : {}) });
     }
     const repoDigest = `${repositoryName(ref)}@${r.top.digest}`;
     const image = await store.add({
