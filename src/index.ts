@@ -94,7 +94,7 @@ export { ImageError } from './image/errors.js';
 export { MediaType, hostPlatform } from './image/oci.js';
 export type { Descriptor, HistoryEntry, ImageConfig, ImageIndex, ImageManifest, ImageRunConfig, Platform } from './image/oci.js';
 export { Layer, LayerStore, chainID, chainIDs } from './image/layer-store.js';
-export type { LayerRecord, RegisteredLayer, RegisterOptions, StackLayer } from './image/layer-store.js';
+export type { LayerRecord, RegisteredLayer, RegisterOptions, RegisterStackOptions, StackLayer } from './image/layer-store.js';
 export { Image, ImageStore, imageIdOf } from './image/image-store.js';
 export type { AddImageOptions, ImageInspect, ImageLayer, ImageRecord, ImageStoreOptions, RemoveImageOptions, RemoveImageResult } from './image/image-store.js';
 export { loadArchive, readOciLayout } from './image/archive/load.js';
