@@ -3,8 +3,8 @@
 // docker-registry on 127.0.0.1, plain HTTP, its own storage), berth against
 // `skopeo copy docker://… oci:…` and `podman pull`, each into a cold store every time.
 //
-//   node bench/registry.mjs [--rounds 5] [--layers 5] [--cache /var/tmp/berth-bench-debian]
-//                           [--dir /var/tmp] [--only pull,push] [--json FILE]   (as root; npm run build:ts first)
+//   node bench/registry.mjs [--rounds 5] [--layers 5] [--settle 65] [--cache /var/tmp/berth-bench-debian]
+//                           [--dir /var/tmp] [--only pull,push] [--json FILE]   (as root; npm run build first)
 //
 // The image: the Debian rootfs bench/image.mjs caches under --cache (debootstrap minbase +
 // python3 + git, ~300 MB) split into --layers gzip layers of about equal size; without that
@@ -20,7 +20,8 @@
 // oci:<layout> docker://…` (the same compressed blobs); `podman push` from its store (podman
 // recompresses its layers).
 // Each figure is the median over --rounds rounds, tools interleaved and the order rotated
-// each round; `sync` runs (untimed) before each. Everything made is removed at the end, except
+// each round; `sync` runs (untimed) before each; a round's stores are dropped when it ends and
+// the next starts --settle seconds later. Everything made is removed at the end, except
 // the cache.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -37,6 +38,7 @@ import { fileURLToPath } from 'node:url';
 const { values: opts } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
+    settle: { type: 'string', default: '65' },
     layers: { type: 'string', default: '5' },
     cache: { type: 'string', default: '/var/tmp/berth-bench-debian' },
     dir: { type: 'string', default: '/var/tmp' },
@@ -299,7 +301,18 @@ try {
   const tools = Object.keys(pullers);
   times.pull = Object.fromEntries(tools.map((k) => [k, []]));
   times.push = Object.fromEntries(tools.map((k) => [k, []]));
+  // Stores are dropped at the end of a round, and the next round starts --settle seconds later:
+  // this VM's ext4 has no journal and skips inodes freed in the last minute when it allocates
+  // (see bench/image.mjs), which would make every file extracted right after a drop cost ~1 ms.
+  const drops = [];
+  const settle = async () => {
+    for (const drop of drops.splice(0)) await drop();
+    sync();
+    log(`waiting ${opts.settle} s for the inodes freed before this round to age`);
+    await new Promise((res) => setTimeout(res, Number(opts.settle) * 1000));
+  };
   for (let r = 0; r < rounds; r++) {
+    await settle();
     const order = tools.map((_, i) => tools[(i + r) % tools.length]);
     for (const tool of order) {
       const tp = await pullers[tool]();
@@ -313,12 +326,14 @@ try {
         line += `, push ${tu.toFixed(0)} ms`;
       }
       log(line);
-      // drop this tool's store before the next round
-      if (tool === 'berth') { unmountUnder(pulled.berth.root); await rm(pulled.berth.root, { recursive: true, force: true }); }
-      else if (tool === 'podman') { await run('podman', [...podmanIn(pulled.podman), 'rmi', '-a', '-f']).catch(() => undefined); unmountUnder(pulled.podman); await rm(pulled.podman, { recursive: true, force: true }); }
-      else await rm(pulled.skopeo, { recursive: true, force: true });
+      // this tool's store goes at the end of the round
+      const store = pulled[tool];
+      if (tool === 'berth') drops.push(async () => { unmountUnder(store.root); await rm(store.root, { recursive: true, force: true }); });
+      else if (tool === 'podman') drops.push(async () => { await run('podman', [...podmanIn(store), 'rmi', '-a', '-f']).catch(() => undefined); unmountUnder(store); await rm(store, { recursive: true, force: true }); });
+      else drops.push(() => rm(store, { recursive: true, force: true }));
     }
   }
+  for (const drop of drops.splice(0)) await drop();
   report.results = {};
   for (const op of ['pull', ...(only.has('push') ? ['push'] : [])]) {
     const med = Object.fromEntries(tools.map((k) => [k, median(times[op][k])]));

@@ -207,10 +207,11 @@ export class LayerStore {
   /**
    * Registers a stack of layers, bottom first, on the layer `parent` (or none); the records in
    * the same order. Where the driver {@link GraphDriver.canRebase} and every layer's DiffID is
-   * given and its blob is a {@link FileRange}, the layers are applied all at once on worker
-   * threads (one per core), each into a snapshot on no parent, and committed in order on the
-   * layer below; otherwise one after another, as {@link register}. On failure nothing of the
-   * stack that was not committed is kept, and the first failing layer's error is thrown.
+   * given and its blob is a {@link FileRange} (or the promise of one), the layers are applied
+   * all at once on worker threads (one per core; each as soon as its blob is there), each into a
+   * snapshot on no parent, and committed in order on the layer below; otherwise one after
+   * another, as {@link register}. On failure nothing of the stack that was not committed is
+   * kept (what was is left to garbage collection), and the first failing layer's error is thrown.
    */
   async registerStack(layers: readonly StackLayer[], parent?: Digest, options: RegisterStackOptions = {}): Promise<RegisteredLayer[]> {
     if (parent !== undefined) await this.get(parent);
