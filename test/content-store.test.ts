@@ -45,6 +45,22 @@ describe('ContentStore', () => {
     await expect(store.write(Buffer.from('x'), 'sha256:nothex' as Digest)).rejects.toMatchObject({ code: 'EINVALIDDIGEST' });
   });
 
+  it('adopts a temp file a writer hashed itself, and refuses any other file', async () => {
+    const store = await ContentStore.open(path.join(base, 'adopt'));
+    const temp = store.tempPath();
+    expect(path.dirname(temp)).toBe(store.dir);
+    writeFileSync(temp, 'adopted');
+    expect(await store.adopt(temp, digestOf('adopted'))).toEqual({ digest: digestOf('adopted'), size: 7 });
+    expect(existsSync(temp)).toBe(false);
+    expect((await store.readAll(digestOf('adopted'))).toString()).toBe('adopted');
+    const outside = path.join(base, 'not-a-temp');
+    writeFileSync(outside, 'x');
+    await expect(store.adopt(outside, digestOf('x'))).rejects.toMatchObject({ name: 'ContentError', code: 'EINVAL', path: outside });
+    expect(existsSync(outside)).toBe(true);
+    await expect(store.adopt(store.tempPath(), digestOf('never written'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(readdirSync(store.dir).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
+  });
+
   it('detects a blob corrupted on disk when reading', async () => {
     const store = await ContentStore.open(path.join(base, 'c'));
     const { digest } = await store.write(Buffer.from('original content'));

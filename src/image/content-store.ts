@@ -110,7 +110,7 @@ export class ContentStore {
    */
   async write(source: Readable | AsyncIterable<Uint8Array> | Uint8Array, expected?: Digest): Promise<BlobInfo> {
     if (expected !== undefined) digestHex(expected);
-    const temp = path.join(this.dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(8).toString('hex')}`);
+    const temp = this.tempPath();
     const hash = createHash('sha256');
     let size = 0;
     const fh = await open(temp, 'wx', 0o644);
@@ -132,13 +132,18 @@ export class ContentStore {
       if (expected !== undefined && digest !== expected) {
         throw new ContentError(`content digest mismatch: expected ${expected}, got ${digest}`, 'EDIGEST', { expected, actual: digest });
       }
-      await rename(temp, this.path(digest));
-      await syncDir(this.dir);
-      return { digest, size };
+      return await this.install(temp, { digest, size });
     } catch (err) {
       await unlink(temp).catch(() => undefined);
       throw err;
     }
+  }
+
+  /** Renames a synced temp file into place as its blob, and syncs the directory. */
+  private async install(temp: string, blob: BlobInfo): Promise<BlobInfo> {
+    await rename(temp, this.path(blob.digest));
+    await syncDir(this.dir);
+    return blob;
   }
 
   /**
@@ -168,9 +173,7 @@ export class ContentStore {
       } finally {
         await fh.close();
       }
-      await rename(temp, this.path(digest));
-      await syncDir(this.dir);
-      return { digest, size };
+      return await this.install(temp, { digest, size });
     } catch (err) {
       await unlink(temp).catch(() => undefined);
       throw err;
