@@ -408,6 +408,25 @@ describe('image archives', () => {
     expect(await storeState(other.images)).toEqual(before);
   });
 
+  it('stops a load on an AbortSignal with its reason and keeps nothing of it', async () => {
+    const layerTars = await Promise.all([1, 2, 3].map((i) => tarOf([{ name: `abort-${i}.txt`, data: `layer ${i}\n`.repeat(1000 * i) }])));
+    const cfg = config(layerTars.map((t) => sha(t)), ['true']);
+    const file = path.join(dir, 'abort.tar');
+    await writeFile(file, await tarOf([
+      ...layerTars.map((t, i) => ({ name: `l${i}/layer.tar`, data: t })),
+      { name: 'c.json', data: cfg },
+      { name: 'manifest.json', data: JSON.stringify([{ Config: 'c.json', RepoTags: ['aborted/load:1'], Layers: layerTars.map((_, i) => `l${i}/layer.tar`) }]) },
+    ]));
+    await other.images.collect();
+    const before = await storeState(other.images);
+    const ac = new AbortController();
+    const err = await loadArchive(other.images, file, { signal: ac.signal, onProgress: (e) => e.stage === 'layer' && ac.abort(new Error('stop here')) }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe('stop here');
+    expect(await storeState(other.images)).toEqual(before);
+    await expect(loadArchive(other.images, file, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+    expect(await storeState(other.images)).toEqual(before);
+  });
+
   describe('bad archives: a typed error naming the entry, and the store as it was', () => {
     /** Loads the archive as a stream (spooled) and as a file (read in place): both fail alike and leave nothing. */
     const expectRejected = async (archive: Buffer, cls: new (...a: never[]) => Error, code: string, entry?: string): Promise<void> => {

@@ -70,6 +70,8 @@ export interface StackLayer extends RegisterOptions {
 export interface RegisterStackOptions {
   /** Called as each layer of the stack starts to apply (`applying`) and once it is stored (`stored`; also for one stored already). */
   onLayer?: (index: number, state: 'applying' | 'stored') => void;
+  /** Stops the stack: no layer starts to apply once it is aborted (those applying finish), and its reason is thrown. */
+  signal?: AbortSignal;
 }
 
 /** The chainID of a layer with DiffID `diffID` on the layer `parent` (OCI image-spec). */
@@ -225,6 +227,7 @@ export class LayerStore {
         if (k !== undefined) out.push(this.alreadyStored(k, l.source, l));
         else {
           const source = await l.source;
+          options.signal?.throwIfAborted();
           onLayer(i, 'applying');
           out.push(await this.register(source, below, l));
         }
@@ -240,6 +243,7 @@ export class LayerStore {
       if (known[i] !== undefined) return undefined;
       const source = await l.source;
       return slots.run(async () => {
+        options.signal?.throwIfAborted();
         onLayer(i, 'applying');
         const ingest = await this.prepareIngest(undefined);
         return { ingest, applied: await this.applyInto(ingest, source, l, true) };
@@ -253,6 +257,7 @@ export class LayerStore {
         const done = await applies[i]!;
         out.push(done === undefined ? this.alreadyStored(k!, l.source, l) : await this.commitIngest(done.ingest, done.applied, below));
         onLayer(i, 'stored');
+        options.signal?.throwIfAborted();
       }
     } catch (err) {
       // Let the others finish, then drop the snapshots of those that applied but were not committed.

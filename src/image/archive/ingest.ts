@@ -61,7 +61,7 @@ export interface LoadResult {
 export interface IngestOptions {
   /** Called as layers and images are stored. */
   onProgress?: (event: LoadProgress) => void;
-  /** Stops the load before each image's layers (they apply together) and between images. */
+  /** Stops the load: no layer starts to apply once it is aborted, and nothing of it is kept (the signal's reason is thrown). */
   signal?: AbortSignal;
 }
 
@@ -140,7 +140,12 @@ async function storeLayers(store: ImageStore, files: ArchiveFiles, c: CheckedPla
   }
   let registered: RegisteredLayer[];
   try {
-    registered = await store.layers.registerStack(stack);
+    registered = await store.layers.registerStack(stack, undefined, {
+      ...(options.signal ? { signal: options.signal } : {}),
+      onLayer: (i, state) => {
+        if (state === 'stored') options.onProgress?.({ stage: 'layer', image: c.id, index: i, count: c.plan.layers.length, diffID: c.diffIDs[i]! });
+      },
+    });
   } catch (err) {
     for (const s of stack) if (s.copyTo !== undefined) await rm(s.copyTo, { force: true });
     throw err;
@@ -155,7 +160,6 @@ async function storeLayers(store: ImageStore, files: ArchiveFiles, c: CheckedPla
     const size = (await store.content.size(digest))!;
     const mediaType = l.mediaType ?? layerMediaType(r.compression ?? (await blobCompression(store, digest)), 'docker');
     layers.push({ chainID: r.chainID, diffID: r.diffID, blob: { mediaType, digest, size } });
-    options.onProgress?.({ stage: 'layer', image: c.id, index: i, count: c.plan.layers.length, diffID: r.diffID });
   }
   return layers;
 }
@@ -185,6 +189,7 @@ export async function ingestPlans(store: ImageStore, files: ArchiveFiles, plans:
     if (m !== undefined) await store.content.write(m.bytes, m.descriptor.digest);
     ready.push({ c, layers });
   }
+  options.signal?.throwIfAborted();
   const images: Image[] = [];
   const references: string[] = [];
   for (const { c, layers } of ready) {
