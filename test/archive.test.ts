@@ -423,6 +423,7 @@ describe('image archives', () => {
     const err = await loadArchive(other.images, file, { signal: ac.signal, onProgress: (e) => e.stage === 'layer' && ac.abort(new Error('stop here')) }).catch((e: unknown) => e);
     expect((err as Error).message).toBe('stop here');
     expect(await storeState(other.images)).toEqual(before);
+    expect((await other.driver.list()).filter((s) => s.key.startsWith('ingest-'))).toEqual([]); // not even of a layer that was applying
     await expect(loadArchive(other.images, file, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
     expect(await storeState(other.images)).toEqual(before);
   });

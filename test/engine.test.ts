@@ -232,6 +232,17 @@ describe('engine', () => {
     expect((await engine.driver.list()).filter((s) => s.key.startsWith('ingest-'))).toEqual([]);
     expect((await layers.list()).map((l) => l.chainID)).toContain(recs[0]!.chainID);
     await layers.remove(recs[0]!.chainID);
+    // A source still being fetched fails: its error, at once, though a later one never arrives
+    // (the rest is stopped, not waited for), and no unhandled rejection.
+    await writeFile(file, Buffer.concat(tars));
+    const fetching = layers.registerStack([
+      { source: ranges[0]!, expectedDiffID: diffIDs[0]! },
+      { source: Promise.reject(new Error('download failed')), expectedDiffID: diffIDs[1]! },
+      { source: new Promise<never>(() => undefined), expectedDiffID: diffIDs[2]! },
+    ]);
+    await expect(fetching).rejects.toThrow('download failed');
+    expect((await engine.driver.list()).filter((s) => s.key.startsWith('ingest-'))).toEqual([]);
+    await layers.remove(recs[0]!.chainID);
   });
 
   it('commits a container as a new image with its changes and whiteouts, and exports its tree', async () => {

@@ -3,7 +3,7 @@
 // rejected layer leaves nothing behind.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -288,7 +288,7 @@ describe('applyLayerInto on worker threads, from file ranges', () => {
   }
 
   it('applies several layers at once, as on this thread, and copies each blob as given while applying it', async () => {
-    const tars = await Promise.all([0, 1, 2, 3].map((i) => packTar([dir('etc'), file(`etc/f${i}`, `layer ${i}`, { mode: 0o640, uid: 7, gid: 8 }), symlink(`l${i}`, `etc/f${i}`), file(`big${i}`, 'z'.repeat(300_000 + i))])));
+    const tars = await Promise.all([0, 1, 2, 3].map((i) => packTar([dir('etc'), file(`etc/f${i}`, `layer ${i}`, { mode: 0o640, uid: 7, gid: 8 }), file(`etc/high${i}`, 'h', { pax: { uid: '3000000000', gid: '4000000000', mtime: '1600000000.25' } }), symlink(`l${i}`, `etc/f${i}`), file(`big${i}`, 'z'.repeat(300_000 + i))])));
     const blobs = tars.map((t, i) => (i % 2 === 0 ? gzipSync(t) : t));
     const ranges = rangesIn(blobs);
     const dirs = ranges.map(() => path.join(base, `out-${process.pid}-${n++}`));
@@ -302,6 +302,8 @@ describe('applyLayerInto on worker threads, from file ranges', () => {
       const st = statSync(path.join(dirs[i]!, `etc/f${i}`));
       expect([readFileSync(path.join(dirs[i]!, `etc/f${i}`), 'utf8'), st.mode & 0o7777, st.uid, st.gid, st.mtimeMs]).toEqual([`layer ${i}`, 0o640, 7, 8, 1_600_000_000_000]);
       expect(readlinkSync(path.join(dirs[i]!, `l${i}`))).toBe(`etc/f${i}`);
+      const high = statSync(path.join(dirs[i]!, `etc/high${i}`));
+      expect([high.uid, high.gid, high.mtimeMs]).toEqual([3_000_000_000, 4_000_000_000, 1_600_000_000_250]); // PAX ids (past 2^31) and sub-second times
       expect(statSync(path.join(dirs[i]!, `big${i}`)).size).toBe(300_000 + i);
     }
     // The same on this thread gives the same result.
@@ -327,6 +329,22 @@ describe('applyLayerInto on worker threads, from file ranges', () => {
     const d2 = path.join(base, `out-${process.pid}-${n++}`);
     mkdirSync(d2);
     await expect(applyLayerInto(r2!, d2, { worker: true, copyTo: copy, expectedDigest: sha(hostile) })).rejects.toMatchObject({ name: 'LayerError', code: 'EDIGEST' });
+    // On this thread too, and the copy's fd is closed for good: a file opened right after the
+    // failure (it may get the same fd number) receives nothing of the blob still flowing.
+    const [r3] = rangesIn([await packTar([file('a', 'a'.repeat(1 << 20)), file('x/.wh..'), file('big', 'b'.repeat(8 << 20))])]);
+    const d3 = path.join(base, `out-${process.pid}-${n++}`);
+    mkdirSync(d3);
+    const victim = path.join(base, `out-${process.pid}-${n++}`);
+    let vfd = -1;
+    const failed = await applyLayerInto(r3!, d3, { copyTo: copy }).catch((e: unknown) => {
+      vfd = openSync(victim, 'w'); // at once, before anything else runs
+      return e;
+    });
+    expect(failed).toMatchObject({ code: 'EBADWHITEOUT' });
+    await new Promise((r) => setTimeout(r, 200));
+    closeSync(vfd);
+    expect(statSync(victim).size).toBe(0);
+    expect(existsSync(copy)).toBe(false);
     expect(existsSync(copy)).toBe(false);
     await expect(applyLayerInto({ ...r2!, length: r2!.length - 100 }, d2, { worker: true })).rejects.toMatchObject({ name: 'LayerError', code: 'ECORRUPT' });
     await expect(applyLayerInto({ ...r2!, file: path.join(base, 'no-such-file') }, d2, { worker: true })).rejects.toMatchObject({ name: 'LayerError', code: 'ENOENT' });

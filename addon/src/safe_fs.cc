@@ -277,8 +277,8 @@ Napi::Value UtimesIn(const Napi::CallbackInfo& info) {
 Napi::Value FinishFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Fd fd(IntArg(info, 0));
-  int uid = IntArg(info, 1);
-  int gid = IntArg(info, 2);
+  int64_t uid = info[1].As<Napi::Number>().Int64Value();  // ids up to 2^32-1; negative: keep
+  uint32_t gid = info[2].As<Napi::Number>().Uint32Value();
   if (uid >= 0 && fchown(fd.get(), static_cast<uid_t>(uid), static_cast<gid_t>(gid)) < 0) ThrowErrno(env, "fchown");
   if (fchmod(fd.get(), static_cast<mode_t>(IntArg(info, 3))) < 0) ThrowErrno(env, "fchmod");
   auto xattrs = info[5].As<Napi::Array>();

@@ -12,7 +12,7 @@ import { closeSync, createReadStream, openSync, readdirSync, rmSync, writeSync }
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform, pipeline as pipeStreams, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import type { Header } from 'tar-stream';
 import { lazyRequire } from '../util/lazy-require.js';
 import { BerthError, NativeError } from '../errors.js';
@@ -115,9 +115,21 @@ function xattrsOf(header: Header): Array<[string, Buffer]> {
   return out;
 }
 
-/** An entry's mtime in seconds (0 when absent). */
+/** A PAX record's decimal value (`uid`, `gid`, `mtime`), or undefined when absent or malformed. tar-stream applies only `path`, `linkpath` and `size` itself. */
+function paxNumber(header: Header, key: string, pattern: RegExp): number | undefined {
+  const v = (header.pax as Record<string, string> | undefined)?.[key];
+  return typeof v === 'string' && pattern.test(v) ? Number(v) : undefined;
+}
+
+/** An entry's mtime in seconds, sub-second from a PAX record (0 when absent). */
 function mtimeOf(header: Header): number {
-  return header.mtime instanceof Date ? header.mtime.getTime() / 1000 : 0;
+  return paxNumber(header, 'mtime', /^-?\d{1,15}(\.\d{1,9})?$/) ?? (header.mtime instanceof Date ? header.mtime.getTime() / 1000 : 0);
+}
+
+/** An entry's owner: PAX `uid`/`gid` records (ids the header's octal fields cannot hold) over the header's. */
+function ownerOf(header: Header): { uid: number; gid: number } {
+  const id = /^\d{1,10}$/;
+  return { uid: paxNumber(header, 'uid', id) ?? header.uid ?? 0, gid: paxNumber(header, 'gid', id) ?? header.gid ?? 0 };
 }
 
 /** The error code of a native failure, or undefined. */
@@ -338,12 +350,16 @@ class Applier {
       nat.closeFd(fd);
       throw err;
     }
-    this.op(rel, undefined, () => nat.finishFile(fd, this.chown ? (header.uid ?? 0) : -1, header.gid ?? 0, (header.mode ?? 0o644) & 0o7777, mtimeOf(header), xattrsOf(header)));
+    const { uid, gid } = ownerOf(header);
+    this.op(rel, undefined, () => nat.finishFile(fd, this.chown ? uid : -1, gid, (header.mode ?? 0o644) & 0o7777, mtimeOf(header), xattrsOf(header)));
   }
 
   /** Owner, mode, xattrs (kept as written) and times, in that order (chown clears setuid bits and capabilities). */
   private metadata(rel: string, header: Header, type: string): void {
-    if (this.chown) nat.chownIn(this.root, rel, header.uid ?? 0, header.gid ?? 0);
+    if (this.chown) {
+      const { uid, gid } = ownerOf(header);
+      nat.chownIn(this.root, rel, uid, gid);
+    }
     if (type !== 'symlink') nat.chmodIn(this.root, rel, (header.mode ?? 0o644) & 0o7777);
     for (const [name, value] of xattrsOf(header)) nat.setxattrIn(this.root, rel, name, value);
     const mtime = mtimeOf(header);
@@ -409,18 +425,21 @@ export async function applyLayerInto(source: LayerInput, dir: string, options: A
     return applyLayerInWorker(source, dir, rest);
   }
   let root = -1;
-  let copyFd = -1;
+  let copy: BlobCopy | undefined;
   try {
     root = nat.openRoot(path.resolve(dir));
-    if (options.copyTo !== undefined) copyFd = openSync(options.copyTo, 'wx', 0o644);
-    return await applyEntries(source, root, options, copyFd);
+    if (options.copyTo !== undefined) copy = new BlobCopy(options.copyTo);
+    return await applyEntries(source, root, options, copy);
   } catch (err) {
-    if (copyFd >= 0) rmSync(options.copyTo!, { force: true });
+    if (copy !== undefined) {
+      copy.destroy(); // closes its fd: nothing can be written to that fd number any more
+      rmSync(options.copyTo!, { force: true });
+    }
     if (err instanceof BerthError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new LayerError(err instanceof Error ? err.message : String(err), typeof code === 'string' ? code : 'EIO', dir, err);
   } finally {
-    if (copyFd >= 0) closeSync(copyFd);
+    copy?.destroy();
     if (root >= 0) nat.closeFd(root);
   }
 }
@@ -435,10 +454,17 @@ function inputStream(source: LayerInput): Readable {
   return Readable.from(source as AsyncIterable<Buffer>, { objectMode: false });
 }
 
-/** Passes chunks on after writing each to `fd`: a copy of the blob as given, made as it is applied. */
-class CopyToFd extends Transform {
-  constructor(private readonly fd: number) {
+/**
+ * Passes chunks on after writing each to a new file (created exclusively): a copy of the blob
+ * as given, made as it is applied. The stream owns the file's fd and closes it when it ends or
+ * is destroyed, after which it writes nothing (so a closed fd number is never written to).
+ */
+class BlobCopy extends Transform {
+  private fd: number;
+
+  constructor(file: string) {
     super();
+    this.fd = openSync(file, 'wx', 0o644);
   }
 
   /** Writes the chunk, then passes it on. */
@@ -450,13 +476,39 @@ class CopyToFd extends Transform {
       cb(err as Error);
     }
   }
+
+  /** Closes the file once everything is written. */
+  override _flush(cb: TransformCallback): void {
+    try {
+      this.close();
+      cb();
+    } catch (err) {
+      cb(err as Error);
+    }
+  }
+
+  /** Closes the file (if still open) when destroyed. */
+  override _destroy(err: Error | null, cb: (error: Error | null) => void): void {
+    try {
+      this.close();
+    } catch {
+      // the stream's own error, if any, is the one to report
+    }
+    cb(err);
+  }
+
+  private close(): void {
+    const fd = this.fd;
+    this.fd = -1;
+    if (fd >= 0) closeSync(fd);
+  }
 }
 
-/** Parses the tar and applies its entries onto `root`; checks digests; copies the blob as given to `copyFd` (unless -1). */
-async function applyEntries(source: LayerInput, root: number, options: ApplyLayerOptions, copyFd: number): Promise<ApplyLayerResult> {
+/** Parses the tar and applies its entries onto `root`; checks digests; passes the blob as given through `copy`, if any. */
+async function applyEntries(source: LayerInput, root: number, options: ApplyLayerOptions, copy: BlobCopy | undefined): Promise<ApplyLayerResult> {
   const raw = new DigestStream();
   const diff = new DigestStream();
-  const given: NodeJS.ReadWriteStream[] = copyFd >= 0 ? [raw, new CopyToFd(copyFd)] : [raw];
+  const given: NodeJS.ReadWriteStream[] = copy !== undefined ? [raw, copy] : [raw];
   const tail = given[given.length - 1] as unknown as Readable;
   pipeStreams([inputStream(source), ...given] as unknown as NodeJS.ReadWriteStream[], () => undefined); // a failure surfaces on the tail
   const { compression, stream: src } = await decompressStream(tail);
@@ -481,6 +533,7 @@ async function applyEntries(source: LayerInput, root: number, options: ApplyLaye
     throw new LayerError(`corrupt layer: ${failed instanceof Error ? failed.message : String(failed)}`, 'ECORRUPT', undefined, failed);
   }
   applier.finish();
+  if (copy !== undefined) await finished(copy, { readable: false }); // the copy is whole and closed
   const digest = raw.digest();
   const diffID = diff.digest();
   if (options.expectedDigest !== undefined && digest !== options.expectedDigest) {

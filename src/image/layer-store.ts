@@ -103,15 +103,16 @@ class Slots {
 
   constructor(private readonly size: number) {}
 
-  /** Runs `task` once a slot is free. */
+  /** Runs `task` once a slot is free (a slot passes straight to the task that waited longest). */
   async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.running++;
+    if (this.running < this.size) this.running++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
     try {
       return await task();
     } finally {
-      this.running--;
-      this.waiting.shift()?.();
+      const next = this.waiting.shift();
+      if (next !== undefined) next();
+      else this.running--;
     }
   }
 }
@@ -219,6 +220,8 @@ export class LayerStore {
     if (parent !== undefined) await this.get(parent);
     const out: RegisteredLayer[] = [];
     const onLayer = options.onLayer ?? (() => undefined);
+    // A source still being fetched may fail before its turn: that is seen when its turn comes.
+    for (const l of layers) if (l.source instanceof Promise) l.source.catch(() => undefined);
     const together = this.driver.canRebase === true && layers.length > 1 && layers.every((l) => l.expectedDiffID !== undefined && (isFileRange(l.source) || l.source instanceof Promise));
     if (!together) {
       for (const [i, l] of layers.entries()) {
@@ -237,12 +240,17 @@ export class LayerStore {
     }
     const ids: Digest[] = [];
     for (const l of layers) ids.push(chainID(ids[ids.length - 1] ?? parent, l.expectedDiffID!));
+    // The first failure stops the rest: no layer starts to apply, none waits for its source.
+    const stop = new AbortController();
+    const stopped = new Promise<undefined>((resolve) => stop.signal.addEventListener('abort', () => resolve(undefined), { once: true }));
     const known = await Promise.all(ids.map((id) => this.find(id)));
     const slots = new Slots(layerWorkerCount());
     const applies = layers.map(async (l, i) => {
       if (known[i] !== undefined) return undefined;
-      const source = await l.source;
+      const source = await Promise.race([l.source, stopped]);
+      if (source === undefined) return undefined;
       return slots.run(async () => {
+        if (stop.signal.aborted) return undefined;
         options.signal?.throwIfAborted();
         onLayer(i, 'applying');
         const ingest = await this.prepareIngest(undefined);
@@ -250,18 +258,23 @@ export class LayerStore {
       });
     });
     for (const a of applies) a.catch(() => undefined); // awaited in order below; a later one may fail first
+    let i = 0;
     try {
-      for (const [i, l] of layers.entries()) {
-        const below = i === 0 ? parent : ids[i - 1];
+      for (; i < layers.length; i++) {
+        const l = layers[i]!;
         const k = known[i];
-        const done = await applies[i]!;
-        out.push(done === undefined ? this.alreadyStored(k!, l.source, l) : await this.commitIngest(done.ingest, done.applied, below));
+        if (k !== undefined) out.push(this.alreadyStored(k, l.source, l));
+        else {
+          const done = (await applies[i])!;
+          out.push(await this.commitIngest(done.ingest, done.applied, i === 0 ? parent : ids[i - 1]));
+        }
         onLayer(i, 'stored');
         options.signal?.throwIfAborted();
       }
     } catch (err) {
-      // Let the others finish, then drop the snapshots of those that applied but were not committed.
-      const settled = await Promise.allSettled(applies.slice(out.length + 1));
+      // Stop the rest, let those applying finish, then drop the snapshots not committed.
+      stop.abort();
+      const settled = await Promise.allSettled(applies.slice(i + 1));
       for (const r of settled) if (r.status === 'fulfilled' && r.value !== undefined) await this.driver.remove(r.value.ingest).catch(() => undefined);
       throw err;
     }

@@ -7,11 +7,12 @@
  * (they never keep the process alive). Workers run the compiled module `dist/image/layer-worker.js`.
  * @module
  */
+import { rmSync } from 'node:fs';
 import os from 'node:os';
 import type { Worker as WorkerThread } from 'node:worker_threads';
 import { lazyRequire } from '../util/lazy-require.js';
 import { packagePath } from '../util/package-dir.js';
-import { BerthError } from '../errors.js';
+import { BerthError, NativeError } from '../errors.js';
 import { ContentError, LayerError } from './errors.js';
 import type { ApplyLayerOptions, ApplyLayerResult, FileRange } from './layer-apply.js';
 
@@ -46,6 +47,10 @@ export interface SerializedError {
   expected?: string;
   /** A ContentError's actual digest. */
   actual?: string;
+  /** The failing step, for a NativeError. */
+  stage?: string;
+  /** The errno, for a NativeError. */
+  errno?: number;
 }
 
 /** A worker's answer to a job. */
@@ -62,30 +67,40 @@ export function serializeError(err: unknown): SerializedError {
       code: err.code,
       ...(err.path === undefined ? {} : { path: err.path }),
       ...(err instanceof ContentError ? { ...(err.expected === undefined ? {} : { expected: err.expected }), ...(err.actual === undefined ? {} : { actual: err.actual }) } : {}),
+      ...(err.stage === undefined ? {} : { stage: err.stage }),
+      ...(err.errno === undefined ? {} : { errno: err.errno }),
     };
   }
   const e = err as NodeJS.ErrnoException;
   return { name: 'Error', message: e instanceof Error ? e.message : String(err), code: typeof e?.code === 'string' ? e.code : 'EIO' };
 }
 
-/** Rebuilds a typed error from a worker's: ContentError stays one, anything else is a LayerError. */
+/** Rebuilds a typed error from a worker's: a ContentError or NativeError stays one, anything else is a LayerError. */
 function deserializeError(e: SerializedError): BerthError {
   if (e.name === 'ContentError') return new ContentError(e.message, e.code, { ...(e.expected === undefined ? {} : { expected: e.expected }), ...(e.actual === undefined ? {} : { actual: e.actual }), ...(e.path === undefined ? {} : { path: e.path }) });
+  if (e.name === 'NativeError') return new NativeError(e.message, { code: e.code, stage: e.stage, path: e.path, errno: e.errno });
   return new LayerError(e.message, e.code, e.path);
+}
+
+/** A job and the promise waiting on it. */
+interface QueuedJob {
+  job: LayerJob;
+  resolve: (r: ApplyLayerResult) => void;
+  reject: (e: Error) => void;
 }
 
 /** A worker of the pool and what it is doing. */
 interface PoolWorker {
   thread: WorkerThread;
   /** The job in progress, if any. */
-  job?: { resolve: (r: ApplyLayerResult) => void; reject: (e: Error) => void };
+  job?: QueuedJob;
   idleTimer?: NodeJS.Timeout;
 }
 
 /** The process's pool of layer workers. */
 class LayerWorkerPool {
   private readonly workers: PoolWorker[] = [];
-  private readonly queue: Array<{ job: LayerJob; resolve: (r: ApplyLayerResult) => void; reject: (e: Error) => void }> = [];
+  private readonly queue: QueuedJob[] = [];
 
   constructor(private readonly size: number) {}
 
@@ -100,11 +115,14 @@ class LayerWorkerPool {
   private dispatch(): void {
     while (this.queue.length > 0) {
       let w = this.workers.find((x) => x.job === undefined);
-      if (w === undefined) {
-        if (this.workers.length >= this.size) return;
-        w = this.start();
-      }
+      if (w === undefined && this.workers.length >= this.size) return;
       const next = this.queue.shift()!;
+      try {
+        w ??= this.start();
+      } catch (err) {
+        next.reject(new LayerError(`cannot start a layer worker: ${(err as Error).message}`, 'EWORKER', undefined, err));
+        continue;
+      }
       try {
         w.thread.postMessage(next.job);
       } catch (err) {
@@ -113,7 +131,7 @@ class LayerWorkerPool {
         continue;
       }
       clearTimeout(w.idleTimer);
-      w.job = { resolve: next.resolve, reject: next.reject };
+      w.job = next;
       w.thread.ref();
     }
   }
@@ -132,7 +150,11 @@ class LayerWorkerPool {
       const i = this.workers.indexOf(w);
       if (i >= 0) this.workers.splice(i, 1);
       clearTimeout(w.idleTimer);
-      w.job?.reject(new LayerError(`layer worker failed: ${err.message}`, 'EWORKER', undefined, err));
+      if (w.job !== undefined) {
+        const { copyTo } = w.job.job.options;
+        if (copyTo !== undefined) rmSync(copyTo, { force: true }); // the worker could not remove its copy
+        w.job.reject(new LayerError(`layer worker failed: ${err.message}`, 'EWORKER', undefined, err));
+      }
       w.job = undefined;
       this.dispatch();
     };

@@ -283,7 +283,7 @@ async function store_(client: RegistryClient, store: ImageStore, ref: Reference,
             },
       ),
     );
-    // Keep failures of downloads not awaited yet from being unhandled; each is awaited in turn below.
+    // Keep failures of downloads not awaited yet from being unhandled; the layer store meets each in its turn.
     for (const d of downloads) d?.catch(() => undefined);
     // Each layer applies from its kept blob as soon as it is downloaded, on the layer workers,
     // while later ones still download; they are committed in order.

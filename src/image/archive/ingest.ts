@@ -12,7 +12,7 @@ import { COMPRESSION_MAGIC_LENGTH, detectCompression, layerMediaType, type Suppo
 import { digestHex, sha256, type Digest } from '../digest.js';
 import { ContentError, ImageError, LayerError } from '../errors.js';
 import type { Image, ImageLayer, ImageStore } from '../image-store.js';
-import type { RegisteredLayer, StackLayer } from '../layer-store.js';
+import type { StackLayer } from '../layer-store.js';
 import type { ImageConfig } from '../oci.js';
 import { familiarString, referenceString, type Reference } from '../reference.js';
 import type { ArchiveFiles } from './archive-files.js';
@@ -138,30 +138,28 @@ async function storeLayers(store: ImageStore, files: ArchiveFiles, c: CheckedPla
     const kept = l.digest !== undefined && (await store.content.size(l.digest)) !== undefined;
     stack.push({ source, name: l.name, expectedDiffID: c.diffIDs[i]!, ...(l.digest === undefined ? {} : { expectedDigest: l.digest }), ...(kept ? {} : { copyTo: store.content.tempPath() }) });
   }
-  let registered: RegisteredLayer[];
   try {
-    registered = await store.layers.registerStack(stack, undefined, {
+    const registered = await store.layers.registerStack(stack, undefined, {
       ...(options.signal ? { signal: options.signal } : {}),
       onLayer: (i, state) => {
         if (state === 'stored') options.onProgress?.({ stage: 'layer', image: c.id, index: i, count: c.plan.layers.length, diffID: c.diffIDs[i]! });
       },
     });
-  } catch (err) {
-    for (const s of stack) if (s.copyTo !== undefined) await rm(s.copyTo, { force: true });
-    throw err;
+    const layers: ImageLayer[] = [];
+    for (const [i, l] of c.plan.layers.entries()) {
+      const r = registered[i]!;
+      const copy = stack[i]!.copyTo;
+      let digest: Digest;
+      if (copy !== undefined && r.applied) digest = (await store.content.adopt(copy, r.digest)).digest;
+      else digest = await keepBlob(store, files, l);
+      const size = (await store.content.size(digest))!;
+      const mediaType = l.mediaType ?? layerMediaType(r.compression ?? (await blobCompression(store, digest)), 'docker');
+      layers.push({ chainID: r.chainID, diffID: r.diffID, blob: { mediaType, digest, size } });
+    }
+    return layers;
+  } finally {
+    for (const s of stack) if (s.copyTo !== undefined) await rm(s.copyTo, { force: true }); // copies not adopted
   }
-  const layers: ImageLayer[] = [];
-  for (const [i, l] of c.plan.layers.entries()) {
-    const r = registered[i]!;
-    const copy = stack[i]!.copyTo;
-    let digest: Digest;
-    if (copy !== undefined && r.applied) digest = (await store.content.adopt(copy, r.digest)).digest;
-    else digest = await keepBlob(store, files, l);
-    const size = (await store.content.size(digest))!;
-    const mediaType = l.mediaType ?? layerMediaType(r.compression ?? (await blobCompression(store, digest)), 'docker');
-    layers.push({ chainID: r.chainID, diffID: r.diffID, blob: { mediaType, digest, size } });
-  }
-  return layers;
 }
 
 /**

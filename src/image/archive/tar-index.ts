@@ -3,8 +3,9 @@
  * body lies in the file, found by reading the headers alone (their bodies are skipped, not
  * read). A load reads a `docker save` archive's layers straight out of the file this way
  * instead of first copying each one to a spool directory. Names follow the header forms tar
- * writers use: ustar name and prefix, GNU long names (`L`, `K`) and PAX records (`path`,
- * `linkpath`, `size`); global PAX headers are skipped. A bad checksum or an entry running
+ * writers use: name, and prefix in POSIX ustar headers only (GNU headers keep times there), GNU
+ * long names (`L`, `K`) and PAX records (`path`, `linkpath`, `size` of the next real entry);
+ * global PAX headers are skipped. A bad checksum or an entry running
  * past the end of the file is {@link ImageError} `EINVALIDARCHIVE`.
  * @module
  */
@@ -64,8 +65,13 @@ export async function indexTar(file: string): Promise<TarIndexEntry[]> {
       if (zeroBlock(block)) return entries;
       if (!checksumOk(block)) throw new ImageError(`${file}: bad tar header checksum at byte ${pos}`, 'EINVALIDARCHIVE', file);
       const typeflag = String.fromCharCode(block[156]!);
+      const meta = typeflag === 'x' || typeflag === 'g' || typeflag === 'L' || typeflag === 'K';
       let size = headerNumber(block, 124, 12);
-      if (pax?.has('size')) size = Number(pax.get('size'));
+      const paxSize = meta ? undefined : pax?.get('size');
+      if (paxSize !== undefined) {
+        if (!/^\d{1,15}$/.test(paxSize)) throw new ImageError(`${file}: bad PAX size ${JSON.stringify(paxSize)} at byte ${pos}`, 'EINVALIDARCHIVE', file);
+        size = Number(paxSize);
+      }
       if (!Number.isSafeInteger(size) || size < 0 || pos + BLOCK + size > fileSize) {
         throw new ImageError(`${file}: the entry at byte ${pos} runs past the end of the file`, 'EINVALIDARCHIVE', file);
       }
@@ -83,8 +89,8 @@ export async function indexTar(file: string): Promise<TarIndexEntry[]> {
         continue;
       }
       if (typeflag === 'g') continue;
-      const ustar = block.toString('latin1', 257, 262) === 'ustar';
-      const prefix = ustar ? text(block, 345, 155) : '';
+      const posix = block.toString('latin1', 257, 263) === 'ustar\0'; // GNU's magic is 'ustar  \0', and it keeps atime where POSIX has the prefix
+      const prefix = posix ? text(block, 345, 155) : '';
       const name = pax?.get('path') ?? longName ?? (prefix === '' ? text(block, 0, 100) : `${prefix}/${text(block, 0, 100)}`);
       const linkname = pax?.get('linkpath') ?? longLink ?? text(block, 157, 100);
       const type = TYPES[typeflag] ?? 'other';
