@@ -295,6 +295,20 @@ Napi::Value FinishFile(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// An object inside the root pinned by an O_PATH fd (never following a symlink at `rel`), and
+// the /proc/self/fd path that names it for the path-only xattr calls.
+struct Pinned {
+  Fd fd;
+  std::string proc;
+};
+
+// Pins the last component of `p` (which resolved `rel`) for a path-only call.
+void Pin(Napi::Env env, const Parent& p, const std::string& rel, Pinned* out) {
+  out->fd.reset(openat(p.dir.get(), p.name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (out->fd.get() < 0) ThrowErrno(env, "openat", rel.c_str());
+  out->proc = "/proc/self/fd/" + std::to_string(out->fd.get());
+}
+
 // setxattrIn(root, rel, name, value): the value kept as given; never follows a symlink at rel.
 Napi::Value SetxattrIn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -309,11 +323,10 @@ Napi::Value SetxattrIn(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   if (errno != ENOSYS) ThrowErrno(env, "setxattrat", rel.c_str());
-  // Older kernels: pin the object with O_PATH|O_NOFOLLOW and name it through /proc.
-  Fd obj(openat(p.dir.get(), p.name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-  if (obj.get() < 0) ThrowErrno(env, "openat", rel.c_str());
-  std::string proc = "/proc/self/fd/" + std::to_string(obj.get());
-  if (setxattr(proc.c_str(), name.c_str(), value.Data(), value.Length(), 0) < 0) {
+  // Older kernels: pin the object and name it through /proc.
+  Pinned obj;
+  Pin(env, p, rel, &obj);
+  if (setxattr(obj.proc.c_str(), name.c_str(), value.Data(), value.Length(), 0) < 0) {
     ThrowErrno(env, "setxattr", rel.c_str());
   }
   return env.Undefined();
@@ -322,15 +335,14 @@ Napi::Value SetxattrIn(const Napi::CallbackInfo& info) {
 // getxattrIn(root, rel, name) -> Buffer; never follows a symlink at rel.
 Napi::Value GetxattrIn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Parent p;
   std::string rel = StringArg(info, 1);
   std::string name = StringArg(info, 2);
+  Parent p;
   ResolveParent(env, IntArg(info, 0), rel, &p);
-  Fd obj(openat(p.dir.get(), p.name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-  if (obj.get() < 0) ThrowErrno(env, "openat", rel.c_str());
-  std::string proc = "/proc/self/fd/" + std::to_string(obj.get());
+  Pinned obj;
+  Pin(env, p, rel, &obj);
   char buf[65536];
-  ssize_t n = getxattr(proc.c_str(), name.c_str(), buf, sizeof buf);
+  ssize_t n = getxattr(obj.proc.c_str(), name.c_str(), buf, sizeof buf);
   if (n < 0) ThrowErrno(env, "getxattr", rel.c_str());
   return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(buf), static_cast<size_t>(n));
 }
@@ -339,14 +351,13 @@ Napi::Value GetxattrIn(const Napi::CallbackInfo& info) {
 // following a symlink at rel).
 Napi::Value ListxattrIn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Parent p;
   std::string rel = StringArg(info, 1);
+  Parent p;
   ResolveParent(env, IntArg(info, 0), rel, &p);
-  Fd obj(openat(p.dir.get(), p.name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-  if (obj.get() < 0) ThrowErrno(env, "openat", rel.c_str());
-  std::string proc = "/proc/self/fd/" + std::to_string(obj.get());
+  Pinned obj;
+  Pin(env, p, rel, &obj);
   char buf[65536];
-  ssize_t n = listxattr(proc.c_str(), buf, sizeof buf);
+  ssize_t n = listxattr(obj.proc.c_str(), buf, sizeof buf);
   if (n < 0) ThrowErrno(env, "listxattr", rel.c_str());
   Napi::Array names = Napi::Array::New(env);
   uint32_t count = 0;

@@ -46,7 +46,7 @@ export type LayerInput = Readable | AsyncIterable<Uint8Array> | Uint8Array | Fil
 
 /** Whether a layer input is a {@link FileRange}. */
 export function isFileRange(input: unknown): input is FileRange {
-  return typeof input === 'object' && input !== null && typeof (input as Partial<FileRange>).file === 'string' && !(input instanceof Uint8Array);
+  return typeof input === 'object' && input !== null && typeof (input as Partial<FileRange>).file === 'string';
 }
 
 /** Options of {@link applyLayer}. */
@@ -507,13 +507,14 @@ class BlobCopy extends Transform {
 /** Parses the tar and applies its entries onto `root`; checks digests; passes the blob as given through `copy`, if any. */
 async function applyEntries(source: LayerInput, root: number, options: ApplyLayerOptions, copy: BlobCopy | undefined): Promise<ApplyLayerResult> {
   const raw = new DigestStream();
-  const diff = new DigestStream();
   const given: NodeJS.ReadWriteStream[] = copy !== undefined ? [raw, copy] : [raw];
   const tail = given[given.length - 1] as unknown as Readable;
   pipeStreams([inputStream(source), ...given] as unknown as NodeJS.ReadWriteStream[], () => undefined); // a failure surfaces on the tail
   const { compression, stream: src } = await decompressStream(tail);
   const extract = tarStream().extract();
-  const done = pipeline([src, diff, new PaxXattrStream(), extract] as unknown as NodeJS.ReadWriteStream[]).then(
+  // An uncompressed blob is its own tar: its digest is the DiffID, so it is hashed once.
+  const diff = compression === 'none' ? raw : new DigestStream();
+  const done = pipeline([src, ...(diff === raw ? [] : [diff]), new PaxXattrStream(), extract] as unknown as NodeJS.ReadWriteStream[]).then(
     () => undefined,
     (err: unknown) => err,
   );

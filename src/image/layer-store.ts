@@ -202,6 +202,11 @@ export class LayerStore {
       const known = await this.find(chainID(parent, options.expectedDiffID));
       if (known !== undefined) return this.alreadyStored(known, tar, options);
     }
+    return this.applyOn(tar, parent, options);
+  }
+
+  /** Applies a layer on `parent` (this thread) and commits it: what {@link register} does for a layer not stored yet. */
+  private async applyOn(tar: LayerInput, parent: Digest | undefined, options: RegisterOptions): Promise<RegisteredLayer> {
     const ingest = await this.prepareIngest(parent);
     const applied = await this.applyInto(ingest, tar, options, false);
     return this.commitIngest(ingest, applied, parent);
@@ -232,7 +237,7 @@ export class LayerStore {
           const source = await l.source;
           options.signal?.throwIfAborted();
           onLayer(i, 'applying');
-          out.push(await this.register(source, below, l));
+          out.push(l.expectedDiffID === undefined ? await this.register(source, below, l) : await this.applyOn(source, below, l));
         }
         onLayer(i, 'stored');
       }

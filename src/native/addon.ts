@@ -146,6 +146,7 @@ export interface BerthAddon {
   utimesIn(root: number, rel: string, atime: number, mtime: number): void;
   /** setxattrat(AT_SYMLINK_NOFOLLOW), parent resolved in the root. */
   setxattrIn(root: number, rel: string, name: string, value: Buffer): void;
+  /** fchown (uid < 0: skipped), fchmod, fsetxattr of each pair, futimens, then close of a file just written. */
   finishFile(fd: number, uid: number, gid: number, mode: number, mtime: number, xattrs: Array<[string, Buffer]>): void;
   /** getxattr of the object itself (not followed), parent resolved in the root. */
   getxattrIn(root: number, rel: string, name: string): Buffer;

@@ -11,6 +11,7 @@ import { open, rm } from 'node:fs/promises';
 import { COMPRESSION_MAGIC_LENGTH, detectCompression, layerMediaType, type SupportedCompression } from '../compression.js';
 import { digestHex, sha256, type Digest } from '../digest.js';
 import { ContentError, ImageError, LayerError } from '../errors.js';
+import type { BlobInfo } from '../content-store.js';
 import type { Image, ImageLayer, ImageStore } from '../image-store.js';
 import type { StackLayer } from '../layer-store.js';
 import type { ImageConfig } from '../oci.js';
@@ -112,11 +113,12 @@ async function blobCompression(store: ImageStore, digest: Digest): Promise<Suppo
   }
 }
 
-/** Keeps a layer blob in the content store from the archive (checking its digest); its digest. */
-async function keepBlob(store: ImageStore, files: ArchiveFiles, l: PlannedBlob): Promise<Digest> {
-  if (l.digest !== undefined && (await store.content.size(l.digest)) !== undefined) return l.digest;
+/** Keeps a layer blob in the content store from the archive (checking its digest), unless it is there already. */
+async function keepBlob(store: ImageStore, files: ArchiveFiles, l: PlannedBlob): Promise<BlobInfo> {
+  const size = l.digest === undefined ? undefined : await store.content.size(l.digest);
+  if (size !== undefined) return { digest: l.digest!, size };
   try {
-    return (await store.content.write(await files.open(l.name), l.digest)).digest;
+    return await store.content.write(await files.open(l.name), l.digest);
   } catch (err) {
     if (err instanceof ContentError) throw new ContentError(`archive entry ${l.name}: ${err.message}`, err.code, { expected: err.expected, actual: err.actual, path: l.name, cause: err });
     throw err;
@@ -149,10 +151,7 @@ async function storeLayers(store: ImageStore, files: ArchiveFiles, c: CheckedPla
     for (const [i, l] of c.plan.layers.entries()) {
       const r = registered[i]!;
       const copy = stack[i]!.copyTo;
-      let digest: Digest;
-      if (copy !== undefined && r.applied) digest = (await store.content.adopt(copy, r.digest)).digest;
-      else digest = await keepBlob(store, files, l);
-      const size = (await store.content.size(digest))!;
+      const { digest, size } = copy !== undefined && r.applied ? await store.content.adopt(copy, r.digest) : await keepBlob(store, files, l);
       const mediaType = l.mediaType ?? layerMediaType(r.compression ?? (await blobCompression(store, digest)), 'docker');
       layers.push({ chainID: r.chainID, diffID: r.diffID, blob: { mediaType, digest, size } });
     }
